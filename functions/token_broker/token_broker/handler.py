@@ -1,0 +1,116 @@
+"""Lambda entry point for POST /token. Thin: parse, delegate to the service, map errors to HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from tableau_broker import aws
+from tableau_broker.clock import Clock, system_clock
+from tableau_broker.config import BrokerSettings, get_settings
+from tableau_broker.entitlements import EntitlementStore
+from tableau_broker.errors import BrokerError, DependencyUnavailable
+from tableau_broker.identity import JwksVerifier, resolve_caller
+from tableau_broker.signing_secret import SecretCache
+
+from token_broker.http import error_response, requested_scopes, require_post, token_response
+from token_broker.service import TokenService
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: BrokerSettings
+    verifier: JwksVerifier
+    service: TokenService
+    secret_cache: SecretCache
+    clock: Clock
+
+
+@lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    """Built on the first request and kept for the container's life (clients, caches, key set)."""
+    settings = get_settings()
+    cache = SecretCache(settings.secret_cache_ttl_seconds)
+    service = TokenService(
+        settings,
+        EntitlementStore(aws.dynamodb_client(), settings.entitlements_table),
+        aws.secretsmanager_client(),
+        cache,
+        system_clock,
+    )
+    return Runtime(settings, JwksVerifier(settings.cognito), service, cache, system_clock)
+
+
+def reset_runtime() -> None:
+    """Forget settings, clients and caches (tests; a fresh container in all but name)."""
+    runtime.cache_clear()
+    get_settings.cache_clear()
+    aws.reset_clients()
+
+
+def _record_denial(error: BrokerError) -> None:
+    with single_metric(name="TokenDenied", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="reason", value=error.code)
+    if isinstance(error, DependencyUnavailable):
+        with single_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="dependency", value=error.dependency)
+
+
+def handle(event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        require_post(event)
+        rt = runtime()
+        scopes = requested_scopes(event, max_bytes=rt.settings.max_request_bytes)
+        caller = resolve_caller(event, rt.settings.cognito, rt.verifier, now=rt.clock())
+        logger.append_keys(sub=caller.sub)
+        issued = rt.service.issue(caller, scopes)
+    except BrokerError as error:
+        log = logger.error if error.status >= 500 else logger.warning
+        log("token denied", extra={"status": error.status, "code": error.code, "reason": error.reason})
+        _record_denial(error)
+        return error_response(error)
+    except Exception as exc:  # noqa: BLE001 - the caller gets a fixed 500; the type goes to the log
+        logger.error("unexpected error", extra={"status": 500, "error_type": type(exc).__name__})
+        unexpected = BrokerError("unexpected_error")
+        _record_denial(unexpected)
+        return error_response(unexpected)
+
+    minted = issued.minted
+    logger.info(
+        "token issued",
+        extra={
+            "tenant": issued.entitlement.tenant_id,
+            "tableau_username": issued.entitlement.tableau_username,
+            "kid": issued.secret_id,
+            "jti": minted.jti,
+            "scopes": list(minted.scopes),
+            "expires_at": minted.expires_at,
+        },
+    )
+    metrics.add_metric(name="TokensIssued", unit=MetricUnit.Count, value=1)
+    return token_response(
+        minted,
+        tableau_url=issued.entitlement.tableau_url,
+        site=issued.entitlement.site,
+        scopes=minted.scopes,
+        now=rt.clock(),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return handle(event)
+    finally:
+        logger.remove_keys(["sub"])

@@ -1,0 +1,110 @@
+"""The HTTP contract of POST /token: request parsing and response shapes for API Gateway v1 and v2 events."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tableau_broker.errors import BrokerError, DependencyUnavailable, InvalidRequest, MethodNotAllowed
+from tableau_broker.tableau_jwt import MintedToken
+
+TOKEN_TYPE = "tableau-connected-app-jwt"
+BASE_HEADERS = {
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+}
+MAX_SCOPES = 10
+
+
+def request_method(event: Mapping[str, Any]) -> str | None:
+    context = event.get("requestContext")
+    if isinstance(context, Mapping):
+        http = context.get("http")
+        if isinstance(http, Mapping) and isinstance(http.get("method"), str):
+            return str(http["method"]).upper()
+    method = event.get("httpMethod")
+    return method.upper() if isinstance(method, str) else None
+
+
+def require_post(event: Mapping[str, Any]) -> None:
+    if request_method(event) != "POST":
+        raise MethodNotAllowed("method_not_allowed")
+
+
+def requested_scopes(event: Mapping[str, Any], *, max_bytes: int) -> list[str] | None:
+    """Body: empty, or ``{"scopes": ["tableau:views:embed", ...]}``. Anything else is a 400."""
+    body = event.get("body")
+    if body is None or body == "":
+        return None
+    if not isinstance(body, str):
+        raise InvalidRequest("body_not_text")
+    if event.get("isBase64Encoded") is True:
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidRequest("body_not_base64_utf8") from None
+    if len(body.encode("utf-8")) > max_bytes:
+        raise InvalidRequest("body_too_large", message="The request body is too large.")
+    if not body.strip():
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise InvalidRequest("body_not_json", message="The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("body_not_object", message="The request body must be a JSON object.")
+    unknown = set(data) - {"scopes"}
+    if unknown:
+        raise InvalidRequest("unknown_field", message="The request body may only contain 'scopes'.")
+    if "scopes" not in data:
+        return None
+    scopes = data["scopes"]
+    if (
+        not isinstance(scopes, list)
+        or not scopes
+        or len(scopes) > MAX_SCOPES
+        or not all(isinstance(s, str) and 0 < len(s) <= 100 for s in scopes)
+    ):
+        raise InvalidRequest("invalid_scopes", message="'scopes' must be a non-empty array of scope strings.")
+    return scopes
+
+
+def _response(status: int, body: Mapping[str, Any], extra_headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**BASE_HEADERS, **(extra_headers or {})},
+        "body": json.dumps(body, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def token_response(
+    minted: MintedToken, *, tableau_url: str, site: str, scopes: Sequence[str], now: float
+) -> dict[str, Any]:
+    expires_at = datetime.fromtimestamp(minted.expires_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _response(
+        200,
+        {
+            "token": minted.token,
+            "token_type": TOKEN_TYPE,
+            "expires_at": expires_at,
+            "expires_in": max(0, minted.expires_at - int(now)),
+            "scopes": list(scopes),
+            "tableau": {"url": tableau_url, "site": site},
+        },
+    )
+
+
+def error_response(error: BrokerError) -> dict[str, Any]:
+    headers: dict[str, str] = {}
+    if isinstance(error, DependencyUnavailable):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    if error.status == 405:
+        headers["Allow"] = "POST"
+    return _response(error.status, {"error": {"code": error.code, "message": error.message}}, headers)

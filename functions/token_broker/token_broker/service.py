@@ -1,0 +1,95 @@
+"""The use case: from a verified caller to a freshly minted, tenant-bound Tableau token."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+from tableau_broker.aws import error_code, is_transient
+from tableau_broker.clock import Clock
+from tableau_broker.config import BrokerSettings
+from tableau_broker.entitlements import Entitlement, EntitlementStore
+from tableau_broker.errors import ConfigurationError, DependencyUnavailable, ScopeNotAllowed
+from tableau_broker.identity import CallerIdentity
+from tableau_broker.scopes import ON_DEMAND_ACCESS_SCOPES
+from tableau_broker.signing_secret import ConnectedAppSecret, SecretCache
+from tableau_broker.tableau_jwt import MintedToken, mint_embed_token
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    minted: MintedToken
+    entitlement: Entitlement
+    secret_id: str  # the Tableau secret ID (kid), safe to log
+
+
+def _dependency_error(exc: Exception, dependency: str) -> Exception:
+    if is_transient(exc):
+        return DependencyUnavailable(f"{dependency}_{error_code(exc)}", dependency=dependency)
+    return ConfigurationError(f"{dependency}_{error_code(exc)}")
+
+
+def effective_scopes(
+    requested: Sequence[str] | None, entitlement: Entitlement, settings: BrokerSettings
+) -> tuple[str, ...]:
+    """Requested scopes (default: the configured default) must all be allowed for tenant, user and browser."""
+    wanted = tuple(dict.fromkeys(requested if requested is not None else settings.default_scopes))
+    allowed = set(entitlement.allowed_scopes) & settings.embed_scopes
+    if entitlement.on_demand_access is not None:
+        allowed &= ON_DEMAND_ACCESS_SCOPES
+    if not set(wanted) <= allowed:
+        raise ScopeNotAllowed("scope_not_allowed")
+    return wanted
+
+
+class TokenService:
+    def __init__(
+        self,
+        settings: BrokerSettings,
+        store: EntitlementStore,
+        secrets_client: SecretsManagerClient,
+        secret_cache: SecretCache,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._secrets_client = secrets_client
+        self._secret_cache = secret_cache
+        self._clock = clock
+
+    def _entitlement(self, sub: str) -> Entitlement:
+        try:
+            return self._store.resolve(sub, tenant_attribute=self._settings.tenant_attribute)
+        except (ClientError, BotoCoreError) as exc:
+            raise _dependency_error(exc, "dynamodb") from None
+
+    def _secret(self, entitlement: Entitlement) -> ConnectedAppSecret:
+        secret_id = entitlement.connected_app_secret or self._settings.default_secret_id
+        if secret_id not in self._settings.allowed_secret_ids:
+            # A record pointing elsewhere is a misconfiguration or tampering: never sign with it.
+            raise ConfigurationError("connected_app_secret_not_allowed")
+        try:
+            return self._secret_cache.get(self._secrets_client, secret_id)
+        except (ClientError, BotoCoreError) as exc:
+            raise _dependency_error(exc, "secretsmanager") from None
+
+    def issue(self, caller: CallerIdentity, requested_scopes: Sequence[str] | None) -> IssuedToken:
+        entitlement = self._entitlement(caller.sub)
+        scopes = effective_scopes(requested_scopes, entitlement, self._settings)
+        secret = self._secret(entitlement)
+        minted = mint_embed_token(
+            secret,
+            username=entitlement.tableau_username,
+            scopes=scopes,
+            attributes=entitlement.attributes,
+            lifetime_seconds=self._settings.token_lifetime_seconds,
+            now=self._clock(),
+            clock_skew_seconds=self._settings.clock_skew_seconds,
+            on_demand_access=entitlement.on_demand_access,
+        )
+        return IssuedToken(minted=minted, entitlement=entitlement, secret_id=secret.secret_id)

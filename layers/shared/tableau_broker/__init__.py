@@ -1,0 +1,1 @@
+"""Code shared by the token broker and the secret rotation functions (deployed as a Lambda layer)."""

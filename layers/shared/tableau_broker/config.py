@@ -1,0 +1,134 @@
+"""Settings of the token broker, parsed once per container from environment variables.
+
+Nothing here runs at import time: ``get_settings()`` parses on first use and caches the result, and tests
+call ``get_settings.cache_clear()`` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tableau_broker.errors import ConfigurationError
+from tableau_broker.scopes import DEFAULT_EMBED_SCOPES, EMBED_SCOPES, RETIRED_EMBED_SCOPES
+
+MAX_TOKEN_LIFETIME_SECONDS = 600  # Tableau Cloud's fixed maximum; Tableau Server's default.
+TOKEN_USE_KINDS = frozenset({"id", "access"})
+
+
+@dataclass(frozen=True)
+class CognitoSettings:
+    user_pool_id: str
+    region: str
+    issuer: str
+    jwks_url: str
+    app_client_ids: frozenset[str]
+    token_use: frozenset[str]
+    jwks_timeout_seconds: float
+    jwks_cache_seconds: int
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    cognito: CognitoSettings
+    entitlements_table: str
+    allowed_secret_ids: frozenset[str]
+    default_secret_id: str
+    token_lifetime_seconds: int
+    clock_skew_seconds: int
+    tenant_attribute: str
+    default_scopes: tuple[str, ...]
+    embed_scopes: frozenset[str]
+    secret_cache_ttl_seconds: int
+    max_request_bytes: int
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} is not an integer") from None
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"{name} is not set")
+    return value
+
+
+def cognito_settings_from_env(env: Mapping[str, str]) -> CognitoSettings:
+    user_pool_id = _required(env, "COGNITO_USER_POOL_ID")
+    region = env.get("COGNITO_REGION", "").strip() or user_pool_id.split("_", 1)[0]
+    issuer = env.get("COGNITO_ISSUER", "").strip() or f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+    jwks_url = env.get("COGNITO_JWKS_URL", "").strip() or f"{issuer}/.well-known/jwks.json"
+    client_ids = frozenset(_csv(_required(env, "COGNITO_APP_CLIENT_IDS")))
+    token_use = frozenset(_csv(env.get("COGNITO_TOKEN_USE", "id,access")))
+    if not token_use or not token_use <= TOKEN_USE_KINDS:
+        raise ConfigurationError("COGNITO_TOKEN_USE must list 'id' and/or 'access'")
+    if not jwks_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ConfigurationError("COGNITO_JWKS_URL must be https (plain http only on loopback)")
+    return CognitoSettings(
+        user_pool_id=user_pool_id,
+        region=region,
+        issuer=issuer.rstrip("/"),
+        jwks_url=jwks_url,
+        app_client_ids=client_ids,
+        token_use=token_use,
+        jwks_timeout_seconds=_int(env, "JWKS_TIMEOUT_SECONDS", 3, minimum=1, maximum=10),
+        jwks_cache_seconds=_int(env, "JWKS_CACHE_SECONDS", 3600, minimum=60, maximum=86400),
+    )
+
+
+def settings_from_env(env: Mapping[str, str]) -> BrokerSettings:
+    default_secret = _required(env, "CONNECTED_APP_SECRET_ARN")
+    allowed = frozenset([default_secret, *_csv(env.get("ADDITIONAL_CONNECTED_APP_SECRET_ARNS", ""))])
+    embed_scopes = set(EMBED_SCOPES)
+    for scope in _csv(env.get("EXTRA_EMBED_SCOPES", "")):
+        if scope not in RETIRED_EMBED_SCOPES:
+            raise ConfigurationError("EXTRA_EMBED_SCOPES may only enable retired embed scopes")
+        embed_scopes.add(scope)
+    default_scopes = tuple(_csv(env.get("DEFAULT_SCOPES", ",".join(DEFAULT_EMBED_SCOPES))))
+    if not default_scopes or not set(default_scopes) <= embed_scopes:
+        raise ConfigurationError("DEFAULT_SCOPES must be a non-empty list of embed scopes")
+    tenant_attribute = env.get("TENANT_ATTRIBUTE_NAME", "tenant").strip()
+    # Imported here to keep the dependency one-way (tableau_jwt knows nothing of settings).
+    from tableau_broker.tableau_jwt import check_attribute_name
+
+    check_attribute_name(tenant_attribute)
+    lifetime = _int(env, "TOKEN_LIFETIME_SECONDS", 300, minimum=30, maximum=MAX_TOKEN_LIFETIME_SECONDS)
+    skew = _int(env, "CLOCK_SKEW_SECONDS", 5, minimum=0, maximum=60)
+    if lifetime + skew > MAX_TOKEN_LIFETIME_SECONDS:
+        # iat is back-dated by the skew, so Tableau measures lifetime + skew against its ten-minute cap.
+        raise ConfigurationError("TOKEN_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS must not exceed 600")
+    return BrokerSettings(
+        cognito=cognito_settings_from_env(env),
+        entitlements_table=_required(env, "ENTITLEMENTS_TABLE"),
+        allowed_secret_ids=allowed,
+        default_secret_id=default_secret,
+        # A lifetime Tableau would reject (10096 / 16) refuses to start rather than fail every viz load.
+        token_lifetime_seconds=lifetime,
+        clock_skew_seconds=skew,
+        tenant_attribute=tenant_attribute,
+        default_scopes=default_scopes,
+        embed_scopes=frozenset(embed_scopes),
+        secret_cache_ttl_seconds=_int(env, "SECRET_CACHE_TTL_SECONDS", 300, minimum=0, maximum=3600),
+        max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 4096, minimum=256, maximum=65536),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> BrokerSettings:
+    return settings_from_env(os.environ)

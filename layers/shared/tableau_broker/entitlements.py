@@ -1,0 +1,225 @@
+"""Entitlements: which Tableau user, tenant (the entitlement key), scopes and attributes a caller gets.
+
+One DynamoDB table, partition key ``pk`` (string), two item kinds:
+
+* ``USER#<cognito sub>`` - ``tableau_username``, ``tenant_id``, ``enabled``, optional ``scopes`` (narrows the
+  tenant's) and ``attributes``.
+* ``TENANT#<tenant id>`` - ``enabled``, ``tableau_url``, ``site``, ``connected_app_secret`` (ARN or name),
+  ``scopes`` (allowed), ``attributes`` (tenant-wide), optional ``on_demand_access`` ``{enabled, groups}``.
+
+Lookups are keyed on the immutable Cognito ``sub`` and read strongly consistent, so a revocation applies to
+the very next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tableau_broker.errors import ConfigurationError, NotEntitled
+from tableau_broker.tableau_jwt import AttributeValue, OnDemandAccess, check_attribute_name, normalise_attribute_value
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+USER_PREFIX = "USER#"
+TENANT_PREFIX = "TENANT#"
+
+
+def user_key(sub: str) -> str:
+    return f"{USER_PREFIX}{sub}"
+
+
+def tenant_key(tenant_id: str) -> str:
+    return f"{TENANT_PREFIX}{tenant_id}"
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    sub: str
+    tableau_username: str
+    tenant_id: str
+    enabled: bool
+    scopes: tuple[str, ...] | None
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    tenant_id: str
+    enabled: bool
+    tableau_url: str
+    site: str
+    connected_app_secret: str | None
+    scopes: tuple[str, ...]
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    on_demand_access: OnDemandAccess | None = None
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """Everything the token is built from. ``tenant_id`` is the entitlement key the workbook filters on."""
+
+    sub: str
+    tenant_id: str
+    tableau_username: str
+    tableau_url: str
+    site: str
+    connected_app_secret: str | None
+    allowed_scopes: tuple[str, ...]
+    attributes: dict[str, AttributeValue]
+    on_demand_access: OnDemandAccess | None
+
+
+# --- DynamoDB low-level attribute values -> plain Python ----------------------------------------------------
+
+
+def _plain(value: Mapping[str, Any]) -> Any:
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return raw
+    if kind == "BOOL":
+        return bool(raw)
+    if kind == "N":
+        return raw
+    if kind in ("SS",):
+        return sorted(raw)
+    if kind == "L":
+        return [_plain(item) for item in raw]
+    if kind == "M":
+        return {k: _plain(v) for k, v in raw.items()}
+    if kind == "NULL":
+        return None
+    raise ConfigurationError(f"unsupported DynamoDB attribute type {kind}")
+
+
+def _item(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    return {k: _plain(v) for k, v in raw.items()}
+
+
+def _string(item: Mapping[str, Any], name: str, kind: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{kind} record lacks a non-empty string '{name}'")
+    return value.strip()
+
+
+def _scopes(item: Mapping[str, Any], kind: str) -> tuple[str, ...] | None:
+    value = item.get("scopes")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise ConfigurationError(f"{kind} record 'scopes' is not a list of strings")
+    return tuple(value)
+
+
+def _attributes(item: Mapping[str, Any], kind: str) -> dict[str, AttributeValue]:
+    value = item.get("attributes") or {}
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{kind} record 'attributes' is not a map")
+    attributes: dict[str, AttributeValue] = {}
+    for name, attr in value.items():
+        check_attribute_name(name)
+        attributes[name] = normalise_attribute_value(name, attr)
+    return attributes
+
+
+def _enabled(item: Mapping[str, Any]) -> bool:
+    # Only an explicit boolean true enables: a missing or mistyped flag fails closed.
+    return item.get("enabled") is True
+
+
+def parse_user(sub: str, item: Mapping[str, Any]) -> UserRecord:
+    return UserRecord(
+        sub=sub,
+        tableau_username=_string(item, "tableau_username", "user"),
+        tenant_id=_string(item, "tenant_id", "user"),
+        enabled=_enabled(item),
+        scopes=_scopes(item, "user"),
+        attributes=_attributes(item, "user"),
+    )
+
+
+def parse_tenant(tenant_id: str, item: Mapping[str, Any]) -> TenantRecord:
+    oda_raw = item.get("on_demand_access")
+    oda: OnDemandAccess | None = None
+    if isinstance(oda_raw, dict) and oda_raw.get("enabled") is True:
+        groups = oda_raw.get("groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
+            raise ConfigurationError("tenant record 'on_demand_access.groups' is not a list of strings")
+        oda = OnDemandAccess(groups=tuple(groups))
+    elif oda_raw is not None and not isinstance(oda_raw, dict):
+        raise ConfigurationError("tenant record 'on_demand_access' is not a map")
+    secret = item.get("connected_app_secret")
+    if secret is not None and (not isinstance(secret, str) or not secret.strip()):
+        raise ConfigurationError("tenant record 'connected_app_secret' is not a non-empty string")
+    tableau_url = _string(item, "tableau_url", "tenant").rstrip("/")
+    if not tableau_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ConfigurationError("tenant record 'tableau_url' must be https")
+    site = item.get("site", "")
+    if not isinstance(site, str):
+        raise ConfigurationError("tenant record 'site' is not a string")
+    return TenantRecord(
+        tenant_id=tenant_id,
+        enabled=_enabled(item),
+        tableau_url=tableau_url,
+        site=site.strip(),
+        connected_app_secret=secret.strip() if isinstance(secret, str) else None,
+        scopes=_scopes(item, "tenant") or (),
+        attributes=_attributes(item, "tenant"),
+        on_demand_access=oda,
+    )
+
+
+def combine(user: UserRecord, tenant: TenantRecord, *, tenant_attribute: str) -> Entitlement:
+    """The entitlement for one caller. Fails closed on anything disabled or inconsistent."""
+    if not user.enabled:
+        raise NotEntitled("user_disabled")
+    if not tenant.enabled:
+        raise NotEntitled("tenant_disabled")
+    if user.tenant_id != tenant.tenant_id:
+        raise ConfigurationError("user and tenant records disagree")
+    allowed = tenant.scopes if user.scopes is None else tuple(s for s in tenant.scopes if s in user.scopes)
+    attributes: dict[str, AttributeValue] = {**tenant.attributes, **user.attributes}
+    if tenant_attribute in attributes:
+        # The entitlement key comes from the tenant record only; a stored attribute must never replace it.
+        raise ConfigurationError("a stored attribute shadows the tenant attribute")
+    attributes[tenant_attribute] = tenant.tenant_id
+    return Entitlement(
+        sub=user.sub,
+        tenant_id=tenant.tenant_id,
+        tableau_username=user.tableau_username,
+        tableau_url=tenant.tableau_url,
+        site=tenant.site,
+        connected_app_secret=tenant.connected_app_secret,
+        allowed_scopes=allowed,
+        attributes=attributes,
+        on_demand_access=tenant.on_demand_access,
+    )
+
+
+class EntitlementStore:
+    """Reads user and tenant records with GetItem (the only permission the broker has on the table)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        response = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True)
+        return _item(response.get("Item"))
+
+    def resolve(self, sub: str, *, tenant_attribute: str) -> Entitlement:
+        user_item = self._get(user_key(sub))
+        if user_item is None:
+            raise NotEntitled("unknown_user")
+        user = parse_user(sub, user_item)
+        if not user.enabled:
+            raise NotEntitled("user_disabled")
+        tenant_item = self._get(tenant_key(user.tenant_id))
+        if tenant_item is None:
+            raise NotEntitled("unknown_tenant")
+        return combine(user, parse_tenant(user.tenant_id, tenant_item), tenant_attribute=tenant_attribute)

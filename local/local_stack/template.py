@@ -1,0 +1,147 @@
+"""Reads ``template.yaml`` so local resources and tests are built from the deployed definitions.
+
+Only the intrinsic functions the template uses are resolved (Ref, Sub, Join, Split, If, GetAtt); an
+unsupported one raises instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    value: Any
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that keeps CloudFormation short-form tags (!Ref, !Sub, …) as ``Tag`` objects."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Tag:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return Tag(suffix, value)
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+class TemplateError(Exception):
+    pass
+
+
+class Template:
+    def __init__(self, path: Path = TEMPLATE_PATH) -> None:
+        with path.open(encoding="utf-8") as handle:
+            self.doc: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        self.path = path
+
+    def resource(self, logical_id: str) -> dict[str, Any]:
+        try:
+            resource: dict[str, Any] = self.doc["Resources"][logical_id]
+        except KeyError:
+            raise TemplateError(f"template has no resource {logical_id}") from None
+        return resource
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        props: dict[str, Any] = self.resource(logical_id).get("Properties", {})
+        return props
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        return {name: spec.get("Default") for name, spec in self.doc.get("Parameters", {}).items()}
+
+    def dynamodb_create_table_args(self, logical_id: str, table_name: str) -> dict[str, Any]:
+        """Arguments for DynamoDB ``CreateTable`` equal to the template's table definition."""
+        props = self.properties(logical_id)
+        args: dict[str, Any] = {
+            "TableName": table_name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
+        sse = props.get("SSESpecification")
+        if sse:
+            args["SSESpecification"] = {"Enabled": bool(sse.get("SSEEnabled"))}
+        if props.get("GlobalSecondaryIndexes"):
+            raise TemplateError("GlobalSecondaryIndexes are not translated; extend this function")
+        return args
+
+    def function_environment(self, logical_id: str, refs: Mapping[str, Any]) -> dict[str, str]:
+        """Globals plus the function's own variables, intrinsics resolved against ``refs``.
+
+        ``refs`` maps parameter names and logical IDs to their values (parameter defaults fill the rest).
+        """
+        values = {**{k: v for k, v in self.parameter_defaults().items() if v is not None}, **refs}
+        global_env = self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        own_env = self.properties(logical_id).get("Environment", {}).get("Variables", {})
+        merged = {**global_env, **own_env}
+        return {name: _as_env_string(self.resolve(value, values)) for name, value in merged.items()}
+
+    def resolve(self, value: Any, refs: Mapping[str, Any]) -> Any:
+        if isinstance(value, Tag):
+            return self._resolve_tag(value, refs)
+        if isinstance(value, list):
+            return [self.resolve(item, refs) for item in value]
+        if isinstance(value, dict):
+            if len(value) == 1:
+                (key, inner), *_ = value.items()
+                if key == "Ref" or key.startswith("Fn::"):
+                    return self._resolve_tag(Tag(key.removeprefix("Fn::"), inner), refs)
+            return {k: self.resolve(v, refs) for k, v in value.items()}
+        return value
+
+    def _resolve_tag(self, tag: Tag, refs: Mapping[str, Any]) -> Any:
+        if tag.name == "Ref":
+            if tag.value not in refs:
+                raise TemplateError(f"no value for Ref {tag.value}")
+            return refs[tag.value]
+        if tag.name == "Sub":
+            text = tag.value if isinstance(tag.value, str) else tag.value[0]
+            extra = {} if isinstance(tag.value, str) else tag.value[1]
+            scope = {**refs, **{k: self.resolve(v, refs) for k, v in extra.items()}}
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name not in scope:
+                    raise TemplateError(f"no value for ${{{name}}}")
+                return str(scope[name])
+
+            return re.sub(r"\$\{([\w.:-]+)\}", substitute, text)
+        if tag.name == "Join":
+            separator, items = tag.value
+            resolved = self.resolve(items, refs)
+            flat: list[str] = []
+            for item in resolved if isinstance(resolved, list) else [resolved]:
+                flat.extend(str(x) for x in (item if isinstance(item, list) else [item]))
+            return separator.join(flat)
+        if tag.name == "Split":
+            separator, text = tag.value
+            return str(self.resolve(text, refs)).split(separator)
+        if tag.name == "GetAtt":
+            target = tag.value if isinstance(tag.value, str) else ".".join(tag.value)
+            if target not in refs:
+                raise TemplateError(f"no value for GetAtt {target}")
+            return refs[target]
+        raise TemplateError(f"intrinsic {tag.name} is not supported locally")
+
+
+def _as_env_string(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
@@ -39,7 +39,7 @@ class Runtime:
 def runtime() -> Runtime:
     """Built on the first request and kept for the container's life (clients, caches, key set)."""
     settings = get_settings()
-    cache = SecretCache(settings.secret_cache_ttl_seconds)
+    cache = SecretCache(settings.secret_cache_ttl_seconds, clock=system_clock)
     service = TokenService(
         settings,
         EntitlementStore(aws.dynamodb_client(), settings.entitlements_table),
@@ -58,11 +58,12 @@ def reset_runtime() -> None:
 
 
 def _record_denial(error: BrokerError) -> None:
-    with single_metric(name="TokenDenied", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="reason", value=error.code)
+    # Dimensions apply to this invocation's metrics only (cleared on flush).
+    metrics.add_dimension(name="reason", value=error.code)
+    metrics.add_metric(name="TokenDenied", unit=MetricUnit.Count, value=1)
     if isinstance(error, DependencyUnavailable):
-        with single_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1) as metric:
-            metric.add_dimension(name="dependency", value=error.dependency)
+        metrics.add_dimension(name="dependency", value=error.dependency)
+        metrics.add_metric(name="DependencyFailure", unit=MetricUnit.Count, value=1)
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,123 @@
+"""Creates the AWS side of the product (Cognito pool, entitlements table, connected-app secret) from
+``template.yaml``'s definitions - used by the local stack and by the tests, against moto."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tableau_broker.entitlements import tenant_key, user_key
+from tableau_broker.signing_secret import ConnectedAppSecret
+
+from local_stack.template import Template
+
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+
+@dataclass(frozen=True)
+class UserPool:
+    pool_id: str
+    client_id: str
+    region: str
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.pool_id}"
+
+
+def create_user_pool(cognito: CognitoIdentityProviderClient, name: str, *, region: str) -> UserPool:
+    pool_id = cognito.create_user_pool(
+        PoolName=name,
+        AutoVerifiedAttributes=["email"],
+        UsernameAttributes=["email"],
+        Policies={"PasswordPolicy": {"MinimumLength": 12, "RequireNumbers": True, "RequireSymbols": True}},
+    )["UserPool"]["Id"]
+    client_id = create_app_client(cognito, pool_id, "spa")
+    return UserPool(pool_id=pool_id, client_id=client_id, region=region)
+
+
+def create_app_client(cognito: CognitoIdentityProviderClient, pool_id: str, name: str) -> str:
+    return cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=name,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+
+
+def create_cognito_user(cognito: CognitoIdentityProviderClient, pool_id: str, email: str, password: str) -> str:
+    """A confirmed user with a permanent password; returns the immutable ``sub``."""
+    response = cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=email,
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+    attributes = {a["Name"]: a["Value"] for a in response["User"].get("Attributes", [])}
+    return attributes["sub"]
+
+
+def sign_in(cognito: CognitoIdentityProviderClient, client_id: str, email: str, password: str) -> dict[str, str]:
+    result = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )["AuthenticationResult"]
+    return {"id_token": result["IdToken"], "access_token": result["AccessToken"]}
+
+
+def create_entitlements_table(template: Template, dynamodb: DynamoDBClient, table_name: str) -> str:
+    args = template.dynamodb_create_table_args("EntitlementsTable", table_name)
+    dynamodb.create_table(**args)
+    props = template.properties("EntitlementsTable")
+    if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+        dynamodb.update_continuous_backups(
+            TableName=table_name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+    return table_name
+
+
+def create_connected_app_secret(
+    template: Template, secretsmanager: SecretsManagerClient, name: str, value: ConnectedAppSecret | None
+) -> str:
+    """The secret as the template creates it (placeholder value), then the operator's real value."""
+    props = template.properties("ConnectedAppSecret")
+    arn = secretsmanager.create_secret(
+        Name=name,
+        Description=str(props.get("Description", "")).strip(),
+        SecretString=props["SecretString"],
+        Tags=props.get("Tags", []),
+    )["ARN"]
+    if value is not None:
+        secretsmanager.put_secret_value(SecretId=arn, SecretString=value.to_json())
+    return arn
+
+
+def _attr(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, Mapping):
+        return {"M": {k: _attr(v) for k, v in value.items()}}
+    if isinstance(value, Iterable):
+        return {"L": [_attr(v) for v in value]}
+    raise TypeError(f"unsupported value {type(value).__name__}")
+
+
+def put_tenant(dynamodb: DynamoDBClient, table: str, tenant_id: str, **fields: Any) -> None:
+    item = {"pk": {"S": tenant_key(tenant_id)}, "kind": {"S": "tenant"}}
+    item.update({k: _attr(v) for k, v in fields.items() if v is not None})
+    dynamodb.put_item(TableName=table, Item=item)
+
+
+def put_user(dynamodb: DynamoDBClient, table: str, sub: str, **fields: Any) -> None:
+    item = {"pk": {"S": user_key(sub)}, "kind": {"S": "user"}}
+    item.update({k: _attr(v) for k, v in fields.items() if v is not None})
+    dynamodb.put_item(TableName=table, Item=item)

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from local_stack.template import Template
 from tableau_broker.entitlements import tenant_key, user_key
 from tableau_broker.signing_secret import ConnectedAppSecret
-
-from local_stack.template import Template
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient

@@ -1,0 +1,76 @@
+# One entry point for people and CI. `make demo` runs the local stack; `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+# `sam build` needs the runtime's python3.13 on PATH; pyenv machines expose it this way.
+export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
+
+.PHONY: help install build-check test lint typecheck template-lint unit integration e2e build deploy demo rotate bench clean
+
+help:
+	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"
+	@echo "make test       lint, type-check, template checks and every test"
+	@echo "make build      sam build (needs python3.13 on PATH)"
+	@echo "make deploy     sam deploy --guided"
+	@echo "make bench      token-path benchmark"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml layers/shared/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.148'
+
+install: $(VENV)/.installed $(SAM)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+template-lint: install
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml --region us-east-1
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+# The Lambda artefacts must build exactly as `sam build` does for a deploy (no container).
+build-check: install
+	$(SAM) build --build-dir .aws-sam/check --cache-dir .aws-sam/cache --cached
+
+test: lint typecheck template-lint build-check
+	$(BIN)/pytest
+
+build: install
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy --guided
+
+# Everything on 127.0.0.1, no AWS account, no Docker: see README "Quick start".
+demo: $(VENV)/.installed
+	$(BIN)/python -m local_stack $(DEMO_ARGS)
+
+e2e: install
+	$(BIN)/pytest tests/e2e
+
+clean:
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

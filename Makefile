@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` needs the runtime's python3.13 on PATH; pyenv machines expose it this way.
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
-.PHONY: help install build-check test lint typecheck template-lint unit integration e2e build deploy demo rotate bench clean
+.PHONY: help install build-check bench test lint typecheck template-lint unit integration e2e build deploy demo rotate bench clean
 
 help:
 	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"

@@ -72,5 +72,8 @@ demo: $(VENV)/.installed
 e2e: install
 	$(BIN)/pytest tests/e2e
 
+bench: $(VENV)/.installed
+	$(BIN)/python bench/token_path.py
+
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

@@ -362,9 +362,8 @@ def test_unusable_settings_refuse_to_issue(stack: BrokerStack, monkeypatch: pyte
 
 
 def test_warm_broker_keeps_its_cached_secret_until_the_ttl(stack: BrokerStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    from token_broker import handler
-
     from tests.support.broker_stack import new_connected_app_secret
+    from token_broker import handler
 
     now = [time.time()]
     monkeypatch.setattr(handler, "system_clock", lambda: now[0])
@@ -412,3 +411,17 @@ def test_logs_never_contain_tokens_secrets_or_authorization_headers(stack: Broke
         assert token.split(".")[2] not in output  # not even the signature alone
     assert "Bearer" not in output and "authorization" not in output.lower()
     assert "eyJ" not in output  # no JWT header of any kind
+
+
+def test_jwks_is_fetched_once_per_container(stack: BrokerStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    fetches: list[str] = []
+    original = jwt.PyJWKClient.fetch_data
+
+    def counting(self: jwt.PyJWKClient) -> Any:
+        fetches.append(self.uri)
+        return original(self)
+
+    monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", counting)
+    for name in ("alice", "bob", "alice"):
+        assert stack.invoke(stack.bearer_event(stack.cognito_tokens(name)["access_token"]))[0] == 200
+    assert fetches == [stack.env["COGNITO_JWKS_URL"]]

@@ -1,0 +1,168 @@
+"""Entitlement records in DynamoDB, for operators: consistent reads, conditional writes, paginated scans.
+
+Key scheme and record validation come from ``tableau_broker.entitlements``; this module only moves items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from tableau_broker.aws import error_code
+from token_broker_cli.errors import OperationalError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SCAN_PAGE_SIZE = 100
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB-deserialised values as JSON-friendly Python values."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def from_dynamodb(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in raw.items()}
+
+
+def to_dynamodb(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+class ConcurrentChange(OperationalError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} changed while this command ran; check it and run the command again")
+
+
+class EntitlementAdmin:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        response = self.client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True)
+        raw = response.get("Item")
+        return None if raw is None else from_dynamodb(raw)
+
+    def put(self, key: str, item: Mapping[str, Any], *, create: bool) -> None:
+        """Write the whole record. ``create=True`` refuses to replace one written in the meantime."""
+        args: dict[str, Any] = {"TableName": self.table, "Item": to_dynamodb({**item, "pk": key})}
+        if create:
+            args["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            args["ConditionExpression"] = "attribute_exists(pk)"
+        try:
+            self.client.put_item(**args)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise ConcurrentChange(f"record {key}") from None
+            raise
+
+    def put_guarded(self, key: str, item: Mapping[str, Any], *, guard_key: str, same: Mapping[str, str]) -> None:
+        """Write ``item`` only while ``guard_key`` exists and the stored record (if any) keeps ``same`` values."""
+        condition = "attribute_not_exists(pk)"
+        values: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        if same:
+            clauses = []
+            for index, (name, value) in enumerate(same.items()):
+                names[f"#f{index}"] = name
+                values[f":v{index}"] = {"S": value}
+                clauses.append(f"#f{index} = :v{index}")
+            condition = f"attribute_not_exists(pk) OR ({' AND '.join(clauses)})"
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": to_dynamodb({**item, "pk": key}),
+            "ConditionExpression": condition,
+        }
+        if values:
+            put["ExpressionAttributeValues"] = values
+            put["ExpressionAttributeNames"] = names
+        items: list[Any] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": guard_key}},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {"Put": put},
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                raise ConcurrentChange(f"record {guard_key} or {key}") from None
+            raise
+
+    def set_enabled(self, key: str, enabled: bool) -> dict[str, Any] | None:
+        """Flip ``enabled`` on an existing record; ``None`` when there is no such record."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET #enabled = :enabled",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#enabled": "enabled"},
+                ExpressionAttributeValues={":enabled": {"BOOL": enabled}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return from_dynamodb(response.get("Attributes", {}))
+
+    def delete(self, key: str) -> dict[str, Any] | None:
+        """Delete an existing record and return it; ``None`` when there was none."""
+        try:
+            response = self.client.delete_item(
+                TableName=self.table,
+                Key={"pk": {"S": key}},
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return from_dynamodb(response.get("Attributes", {}))
+
+    def scan(self, prefix: str, *, equals: Mapping[str, str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every record whose key starts with ``prefix`` (and whose fields equal ``equals``), all pages."""
+        condition = "begins_with(pk, :prefix)"
+        values: dict[str, Any] = {":prefix": {"S": prefix}}
+        names: dict[str, str] = {}
+        for index, (name, value) in enumerate((equals or {}).items()):
+            names[f"#f{index}"] = name
+            values[f":v{index}"] = {"S": value}
+            condition += f" AND #f{index} = :v{index}"
+        args: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+            "PaginationConfig": {"PageSize": SCAN_PAGE_SIZE},
+        }
+        if names:
+            args["ExpressionAttributeNames"] = names
+        for page in self.client.get_paginator("scan").paginate(**args):
+            for raw in page.get("Items", []):
+                item = from_dynamodb(raw)
+                key = str(item.pop("pk"))
+                yield key.removeprefix(prefix), item

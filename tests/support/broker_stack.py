@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import jwt
 import pytest
+
 from local_stack import aws_resources
 from local_stack.template import Template
 from tableau_broker.signing_secret import ConnectedAppSecret
-
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.moto_server import reset_moto
 

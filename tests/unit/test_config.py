@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tableau_broker.config import settings_from_env
 from tableau_broker.errors import ConfigurationError
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tableau_broker.config import cognito_settings_from_env
 from tableau_broker.errors import Unauthenticated
 from tableau_broker.identity import _epoch, identity_from_claims

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+
 from tableau_broker.errors import MalformedSecret
 from tableau_broker.signing_secret import ConnectedAppSecret, SecretCache, parse_connected_app_secret
 

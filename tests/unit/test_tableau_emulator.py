@@ -20,6 +20,8 @@ import jwt
 import pytest
 import requests
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
 from tableau_emulator import (
     EMBED_SIGNIN_PATH,
     ERROR_TABLE,
@@ -37,7 +39,6 @@ from tableau_emulator import (
     seed_demo,
     user_attribute_includes,
 )
-from werkzeug.test import TestResponse
 
 NOW = 1_900_000_000.0
 ORIGIN = "http://127.0.0.1:5173"

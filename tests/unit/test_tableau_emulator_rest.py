@@ -14,6 +14,8 @@ import jwt
 import pytest
 import requests
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
 from tableau_emulator import (
     BUNDLE_ROUTE,
     EMBED_SIGNIN_PATH,
@@ -27,7 +29,6 @@ from tableau_emulator import (
     ensure_embedding_bundle,
     serve,
 )
-from werkzeug.test import TestResponse
 
 SITE = "acme"
 OTHER_SITE = "other"

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 import pytest
+
 from tableau_broker import tableau_jwt
 from tableau_broker.errors import TokenRuleViolation
 from tableau_broker.signing_secret import ConnectedAppSecret
@@ -165,11 +166,13 @@ def forge(
         (lambda: mint().token[:-4] + "AAAA", "127"),
         (lambda: forge(header={"kid": "another-secret"}), "10085"),
         (lambda: forge(header={"iss": "other"}, payload={"iss": "other"}), "10089"),
+        (lambda: forge(payload={"https://tableau.com/oda": "true", "scp": ["tableau:insights:embed"]}), "10084"),
+        (lambda: forge(header={"iss": 7}), "10084"),
     ],
     ids=[
         "scp-string", "aud", "no-sub", "no-jti", "no-kid", "no-iss", "exp-too-long", "expired", "clock-ahead",
         "header-claim-in-payload", "tableau-namespace", "alg-none", "garbage", "bad-signature", "unknown-kid",
-        "wrong-client",
+        "wrong-client", "oda-scope", "iss-not-string",
     ],
 )  # fmt: skip
 def test_inspect_reports_the_tableau_error_code(token_factory: Any, code: str) -> None:

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.config import BrokerSettings, get_settings
@@ -17,7 +18,6 @@ from tableau_broker.entitlements import EntitlementStore
 from tableau_broker.errors import BrokerError, DependencyUnavailable
 from tableau_broker.identity import JwksVerifier, resolve_caller
 from tableau_broker.signing_secret import SecretCache
-
 from token_broker.http import error_response, requested_scopes, require_post, token_response
 from token_broker.service import TokenService
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
+
 from tableau_broker.aws import error_code, is_transient
 from tableau_broker.clock import Clock
 from tableau_broker.config import BrokerSettings

@@ -271,6 +271,11 @@ def inspect_token(
             add("error", "attribute", f"attribute '{name}' differs only in case from a registered claim")
         elif not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
             add("warning", "attribute", f"attribute '{name}' is neither a string nor an array of strings")
+    if payload.get(ODA_CLAIM) == "true" and isinstance(scp, list) and not set(scp) <= ON_DEMAND_ACCESS_SCOPES:
+        add("error", "oda", "on-demand access supports only the views embed scopes", "10084")
+    for name, value in (("kid", header.get("kid")), ("iss", header.get("iss")), ("iss", payload.get("iss"))):
+        if value is not None and not isinstance(value, str):
+            add("error", name, f"{name} must be a string", "10084")
     if ODA_GROUPS_CLAIM in payload and ODA_CLAIM not in payload:
         add("warning", "oda", "groups claim without the on-demand access claim is ignored")
     if len(token) > MAX_TOKEN_BYTES:

@@ -69,6 +69,10 @@ deploy: build
 demo: $(VENV)/.installed
 	$(BIN)/python -m local_stack $(DEMO_ARGS)
 
+# One rotation of the running local stack's connected-app secret (run `make demo` in another shell first).
+rotate: $(VENV)/.installed
+	$(BIN)/python -m local_stack.rotate $(ROTATE_ARGS)
+
 e2e: install
 	$(BIN)/pytest tests/e2e
 

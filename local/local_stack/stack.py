@@ -19,6 +19,7 @@ import boto3
 from local_stack import aws_resources
 from local_stack.api_gateway import LocalHttpApi
 from local_stack.demo_server import BackgroundServer, demo_app
+from local_stack.rotate import ADMIN_SECRET_NAME, admin_secret_json, create_admin_secret
 from local_stack.template import REPO_ROOT, Template
 from tableau_broker.signing_secret import ConnectedAppSecret
 
@@ -83,6 +84,8 @@ class StackInfo:
     tableau_secret_id: str
     tableau_admin: dict[str, str]
     users: list[dict[str, Any]]
+    admin_secret_arn: str
+    rotation_test_username: str
     pid: int = field(default_factory=os.getpid)
 
 
@@ -185,6 +188,15 @@ class LocalStack:
             secrets=[(secret.secret_id, secret.secret_value)],
         )
         secret_arn = aws_resources.create_connected_app_secret(self.template, secretsmanager, SECRET_NAME, secret)
+        # The rotation's Tableau credentials: the emulator admin's PAT (`make rotate` runs the rotation).
+        admin_secret_arn = create_admin_secret(
+            self.template,
+            secretsmanager,
+            ADMIN_SECRET_NAME,
+            admin_secret_json(
+                pat_name=ADMIN_PAT_NAME, pat_secret=pat_secret, site_content_url=SITE, tableau_url=tableau.url
+            ),
+        )
 
         for tenant in sorted({u.tenant for u in DEMO_USERS if u.tenant}):
             aws_resources.put_tenant(
@@ -250,6 +262,8 @@ class LocalStack:
             tableau_secret_id=secret.secret_id,
             tableau_admin={"username": ADMIN_USER, "pat_name": ADMIN_PAT_NAME, "pat_secret": pat_secret},
             users=users,
+            admin_secret_arn=admin_secret_arn,
+            rotation_test_username=ADMIN_USER,
         )
         # The demo page's server is restarted on the same port with its real configuration.
         port = demo_placeholder.server.port

@@ -1,0 +1,131 @@
+"""Lambda entry point for Secrets Manager rotation. Thin: parse the event, guard, dispatch one step.
+
+Guards (as in AWS's rotation templates): rotation enabled; the token is a version of this secret; a token
+already AWSCURRENT means there is nothing to do; a token that is not AWSPENDING is an error. A failing step
+raises, and Secrets Manager retries the whole rotation later.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
+
+from secret_rotation.steps import STEPS, RotationContext, tidy_after_finish
+from tableau_broker import aws
+from tableau_broker.clock import Clock, system_clock
+from tableau_broker.errors import BrokerError
+from tableau_broker.rotation import (
+    AWSCURRENT,
+    AWSPENDING,
+    RotationError,
+    RotationNotEnabled,
+    RotationStateError,
+    VersionStages,
+    describe_rotation,
+)
+from tableau_broker.rotation_config import rotation_settings_from_env
+from tableau_broker.tableau_rest import Sleep, TableauRestError
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
+logger = Logger()
+tracer = Tracer()
+
+
+@dataclass(frozen=True)
+class RotationRequest:
+    step: str
+    secret_id: str
+    token: str
+
+
+def parse_event(event: Mapping[str, Any]) -> RotationRequest:
+    step, secret_id, token = (event.get(k) for k in ("Step", "SecretId", "ClientRequestToken"))
+    if step not in STEPS:
+        raise RotationStateError(f"unknown rotation step {str(step)[:40]!r}")
+    if not isinstance(secret_id, str) or not secret_id or not isinstance(token, str) or not token:
+        raise RotationStateError("the event lacks SecretId or ClientRequestToken")
+    return RotationRequest(step=str(step), secret_id=secret_id, token=token)
+
+
+def build_context(
+    env: Mapping[str, str] | None = None,
+    *,
+    clock: Clock = system_clock,
+    sleep: Sleep = time.sleep,
+    secrets_client: SecretsManagerClient | None = None,
+) -> RotationContext:
+    """Settings are checked here: a grace period shorter than the brokers' cache refuses to run at all."""
+    settings = rotation_settings_from_env(os.environ if env is None else env)
+    return RotationContext(settings, secrets_client or aws.secretsmanager_client(), clock, sleep)
+
+
+@lru_cache(maxsize=1)
+def runtime() -> RotationContext:
+    return build_context()
+
+
+def reset_runtime() -> None:
+    """Forget settings and clients (tests; a fresh container in all but name)."""
+    runtime.cache_clear()
+    aws.reset_clients()
+
+
+def guard(ctx: RotationContext, request: RotationRequest) -> VersionStages | None:
+    """The version stages to work from, or ``None`` when the token is already current (nothing to do)."""
+    enabled, stages = describe_rotation(ctx.secrets, request.secret_id)
+    if not enabled:
+        raise RotationNotEnabled(f"rotation is not enabled for secret {request.secret_id}")
+    if request.token not in stages.versions:
+        raise RotationStateError(f"version {request.token} is not a version of secret {request.secret_id}")
+    token_stages = stages.stages_of(request.token)
+    if AWSCURRENT in token_stages:
+        return None
+    if AWSPENDING not in token_stages:
+        raise RotationStateError(f"version {request.token} is not AWSPENDING")
+    return stages
+
+
+def safe_reason(exc: BaseException) -> str:
+    """Our own errors carry safe messages by construction; for anything else only the type or AWS error code."""
+    if isinstance(exc, RotationError | TableauRestError | BrokerError):
+        return str(exc)
+    if isinstance(exc, ClientError | BotoCoreError):
+        return aws.error_code(exc)
+    return type(exc).__name__
+
+
+def handle(event: Mapping[str, Any], ctx: RotationContext | None = None) -> None:
+    try:
+        request = parse_event(event)
+        logger.append_keys(step=request.step, secret_id=request.secret_id, version_id=request.token)
+        ctx = ctx or runtime()
+        stages = guard(ctx, request)
+        if stages is None:
+            if request.step == "finishSecret":
+                tidy_after_finish(ctx, request.secret_id, request.token)
+            logger.info("version is already AWSCURRENT; nothing to do")
+            return
+        STEPS[request.step](ctx, request.secret_id, request.token, stages)
+    except Exception as exc:
+        logger.error("rotation step failed", extra={"error_type": type(exc).__name__, "reason": safe_reason(exc)})
+        raise
+    logger.info("rotation step done")
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
+    try:
+        handle(event)
+    finally:
+        logger.remove_keys(["step", "secret_id", "version_id"])

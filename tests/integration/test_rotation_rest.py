@@ -1,0 +1,198 @@
+"""The shared layer's Tableau REST client against the Tableau emulator over real HTTP."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tableau_broker.signing_secret import ConnectedAppSecret
+from tableau_broker.tableau_jwt import mint_embed_token
+from tableau_broker.tableau_rest import (
+    TableauAdminCredentials,
+    TableauRestClient,
+    TableauRestError,
+    TableauUnreachable,
+)
+from tableau_emulator import EmulatorServer, EmulatorState, serve
+
+SITE = "acme"
+ADMIN = "admin@acme.test"
+VIEWER = "viewer@acme.test"
+
+
+@dataclass
+class Tableau:
+    state: EmulatorState
+    server: EmulatorServer
+    admin: TableauAdminCredentials
+    viewer: TableauAdminCredentials
+    app: ConnectedAppSecret
+    sleeps: list[float]
+
+    def client(self, **options: object) -> TableauRestClient:
+        return TableauRestClient(self.server.url, "3.21", sleep=self.sleeps.append, **options)  # type: ignore[arg-type]
+
+    def ids(self) -> list[str]:
+        return self.state.secret_ids(SITE, self.app.client_id)
+
+
+@pytest.fixture
+def tableau() -> Iterator[Tableau]:
+    state = EmulatorState()
+    state.add_site(SITE)
+    state.add_user(SITE, ADMIN, "SiteAdministratorCreator")
+    state.add_user(SITE, VIEWER, "Viewer")
+    admin_pat = state.add_pat(SITE, ADMIN, "rotation")
+    viewer_pat = state.add_pat(SITE, VIEWER, "viewer")
+    app = state.add_connected_app(SITE, "token-broker")
+    first = app.secrets[0]
+    with serve(state) as server:
+        yield Tableau(
+            state,
+            server,
+            TableauAdminCredentials("rotation", admin_pat, SITE, server.url),
+            TableauAdminCredentials("viewer", viewer_pat, SITE, server.url),
+            ConnectedAppSecret(app.client_id, first.id, first.value),
+            [],
+        )
+
+
+@pytest.mark.parametrize("family", ["connected-applications", "connected-apps/direct-trust"])
+def test_secret_lifecycle_on_both_path_families(tableau: Tableau, family: str) -> None:
+    rest = tableau.client(path_family=family)
+    with rest.admin_session(tableau.admin) as session:
+        assert rest.connected_app_secret_ids(session, tableau.app.client_id) == [tableau.app.secret_id]
+        created = rest.create_connected_app_secret(session, tableau.app.client_id)
+        assert created.client_id == tableau.app.client_id
+        assert rest.connected_app_secret_ids(session, tableau.app.client_id) == [
+            tableau.app.secret_id,
+            created.secret_id,
+        ]
+        assert rest.connected_app_secret_exists(session, tableau.app.client_id, created.secret_id)
+        assert rest.delete_connected_app_secret(session, tableau.app.client_id, tableau.app.secret_id) is True
+        assert rest.delete_connected_app_secret(session, tableau.app.client_id, tableau.app.secret_id) is False
+        assert not rest.connected_app_secret_exists(session, tableau.app.client_id, tableau.app.secret_id)
+    assert tableau.ids() == [created.secret_id]
+    assert tableau.state.snapshot()["restSessions"] == 0  # signed out after the block
+
+
+def test_signed_out_even_when_the_block_fails(tableau: Tableau) -> None:
+    rest = tableau.client()
+    with pytest.raises(RuntimeError), rest.admin_session(tableau.admin):
+        raise RuntimeError("boom")
+    assert tableau.state.snapshot()["restSessions"] == 0
+
+
+def test_transient_failures_are_retried_with_backoff(tableau: Tableau) -> None:
+    tableau.state.inject_fault("rest_signin", "unavailable", count=2)
+    rest = tableau.client(max_attempts=3)
+    session = rest.sign_in_with_pat(tableau.admin)
+    assert tableau.sleeps == [0.5, 1.0]
+    tableau.state.inject_fault("get_app", "rate_limited", count=1)
+    assert rest.connected_app_secret_ids(session, tableau.app.client_id) == [tableau.app.secret_id]
+
+
+def test_retries_are_bounded(tableau: Tableau) -> None:
+    tableau.state.inject_fault("rest_signin", "server_error", count=None)
+    with pytest.raises(TableauRestError) as failure:
+        tableau.client(max_attempts=3).sign_in_with_pat(tableau.admin)
+    assert failure.value.status == 500
+    assert len(tableau.sleeps) == 2
+
+
+def test_client_errors_are_not_retried(tableau: Tableau) -> None:
+    wrong = TableauAdminCredentials("rotation", "wrong-" + secrets.token_urlsafe(16), SITE, tableau.server.url)
+    with pytest.raises(TableauRestError) as failure:
+        tableau.client().sign_in_with_pat(wrong)
+    assert (failure.value.status, failure.value.code) == (401, "401001")
+    assert tableau.sleeps == []
+    assert wrong.pat_secret not in _everything(failure.value)
+
+
+def test_creating_a_secret_is_never_retried(tableau: Tableau) -> None:
+    # An ambiguous failure (created, then 500): a retry would add a third secret nobody recorded
+    rest = tableau.client()
+    with rest.admin_session(tableau.admin) as session:
+        tableau.state.inject_fault("create_secret", "server_error_after_commit")
+        with pytest.raises(TableauRestError) as failure:
+            rest.create_connected_app_secret(session, tableau.app.client_id)
+    assert failure.value.status == 500
+    assert len(tableau.ids()) == 2
+    assert tableau.sleeps == []
+
+
+def test_a_retried_delete_that_already_happened_counts_as_done(tableau: Tableau) -> None:
+    rest = tableau.client()
+    with rest.admin_session(tableau.admin) as session:
+        created = rest.create_connected_app_secret(session, tableau.app.client_id)
+        tableau.state.inject_fault("delete_secret", "server_error_after_commit")
+        assert rest.delete_connected_app_secret(session, tableau.app.client_id, created.secret_id) is False
+    assert tableau.ids() == [tableau.app.secret_id]
+    assert tableau.sleeps == [0.5]
+
+
+def test_a_non_admin_cannot_manage_secrets(tableau: Tableau) -> None:
+    rest = tableau.client()
+    with rest.admin_session(tableau.viewer) as session, pytest.raises(TableauRestError) as failure:
+        rest.create_connected_app_secret(session, tableau.app.client_id)
+    assert (failure.value.status, failure.value.code) == (403, "403000")
+    assert tableau.ids() == [tableau.app.secret_id]
+
+
+def test_jwt_sign_in_mints_a_fresh_token_per_attempt_and_never_reports_it(tableau: Tableau) -> None:
+    minted: list[str] = []
+
+    def mint(username: str = VIEWER) -> str:
+        token = mint_embed_token(
+            tableau.app, username=username, scopes=["tableau:content:read"], attributes={}, lifetime_seconds=60,
+            now=tableau.state.clock(), allow_rest_scopes=True,
+        ).token  # fmt: skip
+        minted.append(token)
+        return token
+
+    tableau.state.inject_fault("rest_signin", "unavailable", count=1)
+    rest = tableau.client()
+    session = rest.sign_in_with_jwt(mint, SITE)
+    rest.sign_out(session)
+    assert len(set(minted)) == 2
+
+    with pytest.raises(TableauRestError) as refused:
+        rest.sign_in_with_jwt(lambda: mint("nobody@acme.test"), SITE)
+    assert refused.value.status == 401 and "user_unknown" in str(refused.value)
+    for token in minted:
+        assert token not in _everything(refused.value)
+    assert tableau.app.secret_value not in _everything(refused.value)
+
+
+def test_an_unreachable_tableau(tableau: Tableau) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rest = TableauRestClient(f"http://127.0.0.1:{port}", sleep=tableau.sleeps.append, max_attempts=2)
+    with pytest.raises(TableauUnreachable) as failure:
+        rest.sign_in_with_pat(tableau.admin)
+    assert "no HTTP response" in str(failure.value)
+    assert tableau.admin.pat_secret not in _everything(failure.value)
+    assert tableau.sleeps == [0.5]
+
+
+def test_an_unknown_app_is_an_error_even_for_delete(tableau: Tableau) -> None:
+    rest = tableau.client()
+    unknown = str(uuid.uuid4())
+    with rest.admin_session(tableau.admin) as session:
+        with pytest.raises(TableauRestError) as listing:
+            rest.connected_app_secret_ids(session, unknown)
+        with pytest.raises(TableauRestError) as deleting:
+            rest.delete_connected_app_secret(session, unknown, tableau.app.secret_id)
+    assert (listing.value.status, listing.value.code) == (404, "404126")
+    assert (deleting.value.status, deleting.value.code) == (404, "404126")
+
+
+def _everything(exc: BaseException) -> str:
+    return "".join([str(exc), repr(exc), *traceback.format_exception(exc)])

@@ -16,6 +16,7 @@ export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 help:
 	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"
 	@echo "make test       lint, type-check, template checks and every test"
+	@echo "make rotate     rotate the running local stack's connected-app secret through all four steps"
 	@echo "make build      sam build (needs python3.13 on PATH)"
 	@echo "make deploy     sam deploy --guided"
 	@echo "make bench      token-path benchmark"

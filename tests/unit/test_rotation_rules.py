@@ -202,9 +202,9 @@ def test_admin_credentials() -> None:
         pytest.param(json.dumps({**ADMIN, "tableau_url": "http://tableau.example.com"}), "https", id="plain-http"),
         pytest.param(json.dumps({**ADMIN, "tableau_url": "http://127.0.0.1.evil.com"}), "https", id="fake-loopback"),
         pytest.param(json.dumps({**ADMIN, "tableau_url": "http://localhost.attacker.example"}), "https", id="fake-lo"),
-        pytest.param(json.dumps({**ADMIN, "tableau_url": "https://u:p@tableau.example"}), "plain", id="userinfo"),
-        pytest.param(json.dumps({**ADMIN, "tableau_url": "https://tableau.example/?x=1"}), "plain", id="query"),
-        pytest.param(json.dumps({**ADMIN, "tableau_url": "https://tableau.example:99999"}), "not a URL", id="port"),
+        pytest.param(json.dumps({**ADMIN, "tableau_url": "https://u:p@tableau.example"}), "credentials", id="userinfo"),
+        pytest.param(json.dumps({**ADMIN, "tableau_url": "https://tableau.example/?x=1"}), "query", id="query"),
+        pytest.param(json.dumps({**ADMIN, "tableau_url": "https://tableau.example:99999"}), "valid URL", id="port"),
     ],
 )
 def test_admin_secret_refused_without_echoing_it(raw: str | None, message: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 from tableau_broker.errors import ConfigurationError
 from tableau_broker.scopes import (
@@ -19,10 +18,10 @@ from tableau_broker.scopes import (
     is_rest_scope,
 )
 from tableau_broker.tableau_jwt import AttributeValue, check_attribute_name, normalise_attribute_value
+from tableau_broker.urls import tableau_url_problem
 from token_broker_cli.errors import UsageError
 
 MAX_ID_LENGTH = 256
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 _EMBED_LIST = ", ".join(sorted(EMBED_SCOPES))
 
 
@@ -45,18 +44,9 @@ def identifier(kind: str, value: str, *, inner_spaces: bool = False) -> str:
 
 def tableau_url(value: str) -> str:
     """https only (plain http for 127.0.0.1/localhost), a bare origin or base path, no credentials/query."""
-    try:
-        parts = urlsplit(value.strip())
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise UsageError("--tableau-url is not a valid URL") from None
-    if parts.scheme not in ("https", "http") or not hostname:
-        raise UsageError("--tableau-url must be an absolute https:// URL")
-    if parts.scheme == "http" and hostname not in LOOPBACK_HOSTS:
-        raise UsageError("--tableau-url must be https (plain http only for 127.0.0.1 or localhost)")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise UsageError("--tableau-url must not contain credentials, a query or a fragment")
+    problem = tableau_url_problem(value)
+    if problem is not None:
+        raise UsageError(f"--tableau-url {problem}")
     return value.strip().rstrip("/")
 
 

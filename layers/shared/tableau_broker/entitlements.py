@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from tableau_broker.errors import ConfigurationError, NotEntitled
 from tableau_broker.tableau_jwt import AttributeValue, OnDemandAccess, check_attribute_name, normalise_attribute_value
+from tableau_broker.urls import tableau_url_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -133,23 +133,6 @@ def _enabled(item: Mapping[str, Any]) -> bool:
     return item.get("enabled") is True
 
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def check_tableau_url(url: str) -> None:
-    """https only (plain http for a loopback emulator); no credentials, query or fragment."""
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        raise ConfigurationError("tenant record 'tableau_url' is not a URL") from None
-    if not hostname or parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigurationError("tenant record 'tableau_url' is not a plain https URL")
-    if parts.scheme != "https" and not (parts.scheme == "http" and hostname in LOOPBACK_HOSTS):
-        raise ConfigurationError("tenant record 'tableau_url' must be https")
-
-
 def parse_user(sub: str, item: Mapping[str, Any]) -> UserRecord:
     return UserRecord(
         sub=sub,
@@ -175,7 +158,9 @@ def parse_tenant(tenant_id: str, item: Mapping[str, Any]) -> TenantRecord:
     if secret is not None and (not isinstance(secret, str) or not secret.strip()):
         raise ConfigurationError("tenant record 'connected_app_secret' is not a non-empty string")
     tableau_url = _string(item, "tableau_url", "tenant").rstrip("/")
-    check_tableau_url(tableau_url)
+    problem = tableau_url_problem(tableau_url)
+    if problem is not None:
+        raise ConfigurationError(f"tenant record 'tableau_url' {problem}")
     site = item.get("site", "")
     if not isinstance(site, str):
         raise ConfigurationError("tenant record 'site' is not a string")

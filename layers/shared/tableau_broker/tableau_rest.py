@@ -23,10 +23,10 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 from tableau_broker.errors import ConfigurationError
 from tableau_broker.signing_secret import ConnectedAppSecret
+from tableau_broker.urls import tableau_url_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -40,7 +40,6 @@ OPTIONAL_ADMIN_FIELDS: Final = ("api_version",)
 MAX_DETAIL_CHARS: Final = 200
 _API_VERSION = re.compile(r"^\d+\.\d+$")
 _JWT_LIKE = re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*")
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 logger = logging.getLogger(__name__)
 
@@ -59,19 +58,10 @@ class TableauAdminCredentials:
 
 
 def check_tableau_url(url: str, name: str = "tableau_url") -> str:
-    """https, or plain http for a loopback emulator only; no credentials, query or fragment (parsed, not
-    prefix-matched: ``http://localhost.attacker.example`` is not loopback)."""
     url = url.strip().rstrip("/")
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        raise AdminSecretError(f"{name} is not a URL") from None
-    if not hostname or parts.username or parts.password or parts.query or parts.fragment:
-        raise AdminSecretError(f"{name} is not a plain https URL")
-    if parts.scheme != "https" and not (parts.scheme == "http" and hostname in LOOPBACK_HOSTS):
-        raise AdminSecretError(f"{name} must be https (plain http only on loopback)")
+    problem = tableau_url_problem(url)
+    if problem is not None:
+        raise AdminSecretError(f"{name} {problem}")
     return url
 
 

@@ -82,11 +82,11 @@ def create_entitlements_table(template: Template, dynamodb: DynamoDBClient, tabl
     return table_name
 
 
-def create_connected_app_secret(
-    template: Template, secretsmanager: SecretsManagerClient, name: str, value: ConnectedAppSecret | None
+def create_secret_from_template(
+    template: Template, secretsmanager: SecretsManagerClient, logical_id: str, name: str, value: str | None
 ) -> str:
-    """The secret as the template creates it (placeholder value), then the operator's real value."""
-    props = template.properties("ConnectedAppSecret")
+    """A secret as the template creates it (placeholder value), then the operator's real value."""
+    props = template.properties(logical_id)
     arn = secretsmanager.create_secret(
         Name=name,
         Description=str(props.get("Description", "")).strip(),
@@ -94,8 +94,16 @@ def create_connected_app_secret(
         Tags=props.get("Tags", []),
     )["ARN"]
     if value is not None:
-        secretsmanager.put_secret_value(SecretId=arn, SecretString=value.to_json())
+        secretsmanager.put_secret_value(SecretId=arn, SecretString=value)
     return arn
+
+
+def create_connected_app_secret(
+    template: Template, secretsmanager: SecretsManagerClient, name: str, value: ConnectedAppSecret | None
+) -> str:
+    return create_secret_from_template(
+        template, secretsmanager, "ConnectedAppSecret", name, None if value is None else value.to_json()
+    )
 
 
 def _attr(value: Any) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import requests
 
+from local_stack import aws_resources
 from local_stack.lambda_runtime import LocalFunction
 from local_stack.template import REPO_ROOT, Template
 from tableau_broker.rotation import AWSCURRENT, AWSPENDING, AWSPREVIOUS, iso, rotation_status, start_rotation
@@ -57,17 +58,7 @@ def admin_secret_json(
 
 
 def create_admin_secret(template: Template, secretsmanager: SecretsManagerClient, name: str, value: str | None) -> str:
-    """The admin secret as the template creates it (placeholder value), then the operator's real value."""
-    props = template.properties("TableauAdminSecret")
-    arn = secretsmanager.create_secret(
-        Name=name,
-        Description=str(props.get("Description", "")).strip(),
-        SecretString=props["SecretString"],
-        Tags=props.get("Tags", []),
-    )["ARN"]
-    if value is not None:
-        secretsmanager.put_secret_value(SecretId=arn, SecretString=value)
-    return arn
+    return aws_resources.create_secret_from_template(template, secretsmanager, "TableauAdminSecret", name, value)
 
 
 def _stub_zip() -> bytes:

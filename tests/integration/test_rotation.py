@@ -28,6 +28,7 @@ import pytest
 import requests
 
 from local_stack import aws_resources
+from local_stack.lambda_runtime import LocalLambdaContext
 from local_stack.rotate import (
     ADMIN_SECRET_NAME,
     STEP_ORDER,
@@ -56,7 +57,6 @@ from tableau_broker.signing_secret import ConnectedAppSecret, SecretCache, read_
 from tableau_broker.tableau_jwt import mint_embed_token
 from tableau_broker.tableau_rest import AdminSecretError, TableauRestError, TableauUnreachable
 from tableau_emulator import EMBED_SIGNIN_PATH, EmulatorServer, EmulatorState, serve
-from tests.support.lambda_context import FakeLambdaContext
 from tests.support.moto_server import reset_moto
 
 SITE = "analytics"
@@ -67,7 +67,7 @@ VIEWER = "alice@acme.example"
 ORIGIN = "http://127.0.0.1:8000"
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events" / "secret_rotation"
 GRACE = 900  # template default of PreviousSecretGraceSeconds
-LAMBDA_CONTEXT = FakeLambdaContext(
+LAMBDA_CONTEXT = LocalLambdaContext(
     function_name="RotationFunction",
     invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:RotationFunction",
     log_group_name="/aws/lambda/RotationFunction",

@@ -17,9 +17,9 @@ import jwt
 import pytest
 
 from local_stack import aws_resources
+from local_stack.lambda_runtime import LocalLambdaContext
 from local_stack.template import Template
 from tableau_broker.signing_secret import ConnectedAppSecret
-from tests.support.lambda_context import FakeLambdaContext
 from tests.support.moto_server import reset_moto
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events" / "token_broker"
@@ -95,7 +95,7 @@ class BrokerStack:
     def invoke(self, event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
         from token_broker.handler import lambda_handler
 
-        response = lambda_handler(event, FakeLambdaContext())
+        response = lambda_handler(event, LocalLambdaContext(function_name="BrokerFunction"))
         self.responses.append(response)
         return response["statusCode"], response["headers"], json.loads(response["body"])
 

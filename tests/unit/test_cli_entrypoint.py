@@ -17,8 +17,8 @@ import boto3
 
 from tableau_broker.signing_secret import ConnectedAppSecret
 from tableau_broker.tableau_jwt import mint_embed_token
+from tests.support.cli import NEW_SECRET_VALUE, REGION, SECRET_VALUE, TABLE, create_resources
 from tests.support.moto_server import reset_moto
-from tests.unit.test_cli_support import NEW_SECRET_VALUE, REGION, SECRET_VALUE, TABLE, create_resources
 
 REPO = Path(__file__).resolve().parents[2]
 

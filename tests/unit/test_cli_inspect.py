@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tableau_broker.signing_secret import ConnectedAppSecret
 from tableau_broker.tableau_jwt import mint_embed_token
-from tests.unit.test_cli_support import CLIENT_ID, SECRET_ID, SECRET_VALUE, Aws, Cli, aws_environment, make_token
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
-    with aws_environment(monkeypatch, tmp_path) as env:
-        yield env
+from tests.support.cli import CLIENT_ID, SECRET_ID, SECRET_VALUE, Aws, Cli, make_token
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_cli_support import REGION, Cli, isolate_environment
+from tests.support.cli import REGION, Cli, isolate_environment
 from token_broker_cli.context import AwsContext, Context
 from token_broker_cli.main import build_parser
 

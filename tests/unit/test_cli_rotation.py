@@ -19,7 +19,7 @@ import pytest
 from tableau_broker.rotation import AWSCURRENT, AWSPENDING, AWSPREVIOUS
 from tests.integration import test_rotation as rotation_world
 from tests.integration.test_rotation import GRACE, World, _wrong_pat, assert_no_secret_in
-from tests.unit.test_cli_support import Cli, Result, isolate_environment
+from tests.support.cli import Cli, Result, isolate_environment
 from token_broker_cli.context import REDACTED
 from token_broker_cli.main import main
 

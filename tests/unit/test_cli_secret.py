@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tableau_broker.signing_secret import read_connected_app_secret
-from tests.unit.test_cli_support import (
+from tests.support.cli import (
     CLIENT_ID,
     NEW_SECRET_VALUE,
     SECRET_ID,
@@ -18,14 +17,7 @@ from tests.unit.test_cli_support import (
     SECRET_VALUE,
     Aws,
     Cli,
-    aws_environment,
 )
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
-    with aws_environment(monkeypatch, tmp_path) as env:
-        yield env
 
 
 @pytest.fixture

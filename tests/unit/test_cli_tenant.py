@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tableau_broker.entitlements import parse_tenant
-from tests.unit.test_cli_support import Aws, Cli, aws_environment
+from tests.support.cli import Aws, Cli
 from token_broker_cli import store
 
 URL = "https://10ax.online.tableau.com"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
-    with aws_environment(monkeypatch, tmp_path) as env:
-        yield env
 
 
 @pytest.fixture

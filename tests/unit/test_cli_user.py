@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tableau_broker.entitlements import EntitlementStore, parse_user
 from tableau_broker.errors import NotEntitled
-from tests.unit.test_cli_support import TABLE, Aws, Cli, aws_environment
+from tests.support.cli import TABLE, Aws, Cli
 from token_broker_cli import store
 
 URL = "https://10ax.online.tableau.com"
 SUB = "5f0c6a1e-8d4b-4f63-9a4e-3c2b1a0d9e8f"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
-    with aws_environment(monkeypatch, tmp_path) as env:
-        yield env
 
 
 @pytest.fixture

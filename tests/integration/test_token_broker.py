@@ -425,3 +425,30 @@ def test_jwks_is_fetched_once_per_container(stack: BrokerStack, monkeypatch: pyt
     for name in ("alice", "bob", "alice"):
         assert stack.invoke(stack.bearer_event(stack.cognito_tokens(name)["access_token"]))[0] == 200
     assert fetches == [stack.env["COGNITO_JWKS_URL"]]
+
+
+def _emf_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_metrics_count_tokens_denials_and_dependency_failures(
+    stack: BrokerStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from token_broker import handler
+
+    capsys.readouterr()
+    stack.invoke(stack.http_event(stack.claims("alice")))
+    stack.invoke(stack.http_event(stack.claims("carol")))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
+    handler.reset_runtime()
+    stack.invoke(stack.http_event(stack.claims("alice")))
+    issued, denied, failed = _emf_lines(capsys.readouterr().out)
+
+    assert issued["TokensIssued"] == [1.0]
+    assert denied["TokenDenied"] == [1.0]
+    assert denied["reason"] == "not_entitled"
+    assert failed["DependencyFailure"] == [1.0]
+    assert (failed["reason"], failed["dependency"]) == ("dependency_unavailable", "dynamodb")
+    assert {m["Namespace"] for line in (issued, denied, failed) for m in line["_aws"]["CloudWatchMetrics"]} == {
+        "TableauTokenBroker"
+    }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -49,3 +51,13 @@ class LocalFunction:
             invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{self.logical_id}",
         )
         return self._handler(event, context)
+
+
+def route_logs_to_file(logger: Any, log_file: Path) -> None:
+    """A function's Powertools log goes to ``log_file`` in its usual JSON, not to the console."""
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logger.registered_formatter)
+    std_logger = logging.getLogger(logger.service)
+    for existing in list(std_logger.handlers):
+        std_logger.removeHandler(existing)
+    std_logger.addHandler(handler)

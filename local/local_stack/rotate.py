@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import os
 import sys
 import zipfile
@@ -28,7 +27,7 @@ import boto3
 import requests
 
 from local_stack import aws_resources
-from local_stack.lambda_runtime import LocalFunction
+from local_stack.lambda_runtime import LocalFunction, route_logs_to_file
 from local_stack.template import REPO_ROOT, Template
 from tableau_broker.rotation import AWSCURRENT, AWSPENDING, AWSPREVIOUS, iso, rotation_status, start_rotation
 from tableau_broker.tableau_rest import DEFAULT_API_VERSION, DEFAULT_PATH_FAMILY
@@ -119,14 +118,10 @@ def run_steps(
 
 
 def _route_rotation_logs(log_file: Path) -> None:
+    """The function's structured log goes to ``log_file``, not the console."""
     from secret_rotation.handler import logger
 
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logger.registered_formatter)
-    std_logger = logging.getLogger(logger.service)
-    for existing in list(std_logger.handlers):
-        std_logger.removeHandler(existing)
-    std_logger.addHandler(handler)
+    route_logs_to_file(logger, log_file)
 
 
 def describe_state(secretsmanager: SecretsManagerClient, info: Mapping[str, Any], path_family: str) -> str:

@@ -19,6 +19,7 @@ import boto3
 from local_stack import aws_resources
 from local_stack.api_gateway import LocalHttpApi
 from local_stack.demo_server import BackgroundServer, demo_app
+from local_stack.lambda_runtime import route_logs_to_file
 from local_stack.rotate import ADMIN_SECRET_NAME, admin_secret_json, create_admin_secret
 from local_stack.template import REPO_ROOT, Template
 from tableau_broker.signing_secret import ConnectedAppSecret
@@ -107,16 +108,10 @@ def _isolate_from_real_aws(endpoint: str) -> None:
 
 
 def _route_broker_logs(log_file: Path) -> None:
-    """The broker's structured log goes to ``log_file`` (stack.json's ``log_file``), not the console."""
+    """The function's structured log goes to ``log_file``, not the console."""
     from token_broker.handler import logger
 
-    formatter = logger.registered_formatter
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(formatter)
-    std_logger = logging.getLogger(logger.service)
-    for existing in list(std_logger.handlers):
-        std_logger.removeHandler(existing)
-    std_logger.addHandler(handler)
+    route_logs_to_file(logger, log_file)
 
 
 class LocalStack:

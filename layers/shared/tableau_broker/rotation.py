@@ -103,6 +103,11 @@ class VersionStages:
     def stages_of(self, version_id: str) -> tuple[str, ...]:
         return self.versions.get(version_id, ())
 
+    def pending_version(self) -> str | None:
+        """The version of a rotation in progress: AWSPENDING on a version that is not (yet) AWSCURRENT."""
+        version = self.version_with(AWSPENDING)
+        return version if version is not None and AWSCURRENT not in self.stages_of(version) else None
+
     def current_since(self, version_id: str) -> int | None:
         """The latest ``TABLEAU_BROKER_CURRENT_SINCE_`` label on a version (latest = the conservative choice)."""
         times = [t for t in map(parse_current_since, self.stages_of(version_id)) if t is not None]
@@ -177,12 +182,18 @@ def _known_ids(tableau_ids: Sequence[str] | None, stage: StageSecrets) -> list[s
     return [stage.current_secret_id, *([stage.previous_secret_id] if stage.previous_secret_id else [])]
 
 
+def ensure_past_grace(previous_secret_id: str, *, current_since: float, now: float, grace_seconds: int) -> None:
+    """Raise ``RotationTooEarly`` while the previous secret is inside its grace period. A grace of 0 is the
+    operator's emergency revoke: no wait at all (``current_since`` is rounded up and may lie a second ahead)."""
+    if grace_seconds > 0 and now < current_since + grace_seconds:
+        raise RotationTooEarly(
+            previous_secret_id, stopped_being_current=current_since, grace_seconds=grace_seconds, now=now
+        )
+
+
 def _check_grace(stage: StageSecrets, *, now: float, grace_seconds: int) -> None:
     assert stage.previous_secret_id is not None
-    if now < stage.current_since + grace_seconds:
-        raise RotationTooEarly(
-            stage.previous_secret_id, stopped_being_current=stage.current_since, grace_seconds=grace_seconds, now=now
-        )
+    ensure_past_grace(stage.previous_secret_id, current_since=stage.current_since, now=now, grace_seconds=grace_seconds)
 
 
 def secrets_to_delete_before_create(
@@ -282,9 +293,9 @@ def rotation_status(
     """Stages, the Tableau secret ID behind each, and the IDs Tableau holds. Never a value."""
     enabled, stages = describe_rotation(client, secret_id)
     stage = read_stage_secrets(client, secret_id, stages)
-    pending_version = stages.version_with(AWSPENDING)
+    pending_version = stages.pending_version()
     pending_secret_id = None
-    if pending_version is not None and AWSCURRENT not in stages.stages_of(pending_version):
+    if pending_version is not None:
         try:
             pending = read_connected_app_secret(client, secret_id, stage=AWSPENDING, version_id=pending_version)
             pending_secret_id = pending.secret_id

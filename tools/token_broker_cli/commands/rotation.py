@@ -8,12 +8,10 @@ IDs only.
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tableau_broker.clock import Clock
 from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,
@@ -21,8 +19,8 @@ from tableau_broker.rotation import (
     RotationError,
     RotationStatus,
     RotationTooEarly,
-    VersionStages,
     describe_rotation,
+    ensure_past_grace,
     iso,
     read_stage_secrets,
     revoke_previous_secret,
@@ -140,12 +138,6 @@ def rotation_errors() -> Iterator[None]:
         raise OperationalError(f"{exc} (check the admin secret's tableau_url, site and PAT)") from None
 
 
-def pending_version(stages: VersionStages) -> str | None:
-    """The version of a rotation in progress: AWSPENDING on a version that is not (yet) AWSCURRENT."""
-    version = stages.version_with(AWSPENDING)
-    return version if version is not None and AWSCURRENT not in stages.stages_of(version) else None
-
-
 def stage_rank(stage: str) -> int:
     return STAGE_ORDER.get(stage, 9)
 
@@ -162,7 +154,7 @@ def cmd_rotate_now(ctx: Context, args: argparse.Namespace) -> int:
             f"rotation is not enabled on {arn}: deploy the stack's rotation schedule "
             "(ConnectedAppSecretRotationSchedule) first; nothing was started"
         )
-    in_progress = pending_version(stages)
+    in_progress = stages.pending_version()
     if in_progress is not None:
         ctx.warn(f"a rotation is already in progress (AWSPENDING on version {in_progress}); Secrets Manager may refuse")
     # No function or schedule passed: Secrets Manager rotates with the configuration the stack stored.
@@ -207,9 +199,9 @@ def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
         status = rotation_status(client, arn, admin, path_family=family)
         target = _revocable(ctx, status)
         now = ctx.clock()
-        if target is not None and grace and now < status.current_since + grace:
+        if target is not None:
             # Refused before asking; the layer checks again when it deletes.
-            raise RotationTooEarly(target, stopped_being_current=status.current_since, grace_seconds=grace, now=now)
+            ensure_past_grace(target, current_since=status.current_since, now=now, grace_seconds=grace)
     if target is None:
         ctx.print_json({"arn": arn, "revoked_secret_id": None, "current_secret_id": status.current_secret_id})
         return EXIT_OK
@@ -219,7 +211,7 @@ def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
         f"{status.current_secret_id} stays (current since {iso(status.current_since)}, "
         f"{max(0, int(now - status.current_since))} s ago)"
     )
-    in_progress = pending_version(status.stages)
+    in_progress = status.stages.pending_version()
     if in_progress is not None:
         ctx.warn(
             f"a rotation is still in progress (AWSPENDING on version {in_progress}): AWSCURRENT has not moved "
@@ -245,21 +237,14 @@ def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
                 "AWSPREVIOUS changed while waiting for confirmation; nothing was revoked: run the command again"
             )
 
-    # Grace 0 means no grace at all: finishSecret rounds its "current since" label up to the next second, so
-    # right after a rotation the system clock may still read before it.
-    clock: Clock = ctx.clock if grace else _no_grace
     with rotation_errors():
-        revoked = revoke_previous_secret(client, arn, admin, grace_seconds=grace, path_family=family, clock=clock)
+        revoked = revoke_previous_secret(client, arn, admin, grace_seconds=grace, path_family=family, clock=ctx.clock)
     if revoked is None:
         ctx.note("nothing to revoke: the previous secret is already gone from Tableau")
     else:
         ctx.note(f"revoked Tableau secret {revoked}; AWSCURRENT's secret {status.current_secret_id} is untouched")
     ctx.print_json({"arn": arn, "revoked_secret_id": revoked, "current_secret_id": status.current_secret_id})
     return EXIT_OK
-
-
-def _no_grace() -> float:
-    return math.inf
 
 
 # --- rotation-status -----------------------------------------------------------------------------------

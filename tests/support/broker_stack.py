@@ -17,6 +17,7 @@ import jwt
 import pytest
 
 from local_stack import aws_resources
+from local_stack.api_gateway import gateway_claim_value
 from local_stack.lambda_runtime import LocalLambdaContext
 from local_stack.template import Template
 from tableau_broker.signing_secret import ConnectedAppSecret
@@ -71,13 +72,14 @@ class BrokerStack:
         if claims is None:
             event["requestContext"].pop("authorizer", None)
         else:
-            event["requestContext"]["authorizer"]["jwt"]["claims"] = {k: _gateway_string(v) for k, v in claims.items()}
+            strings = {k: gateway_claim_value(v) for k, v in claims.items()}
+            event["requestContext"]["authorizer"]["jwt"]["claims"] = strings
         event["body"] = "" if body is None else (body if isinstance(body, str) else json.dumps(body))
         return event
 
     def rest_event(self, claims: Mapping[str, Any], body: Any = None) -> dict[str, Any]:
         event = copy.deepcopy(self.event("rest_api_valid.json"))
-        rest_claims = {k: _gateway_string(v) for k, v in claims.items()}
+        rest_claims = {k: gateway_claim_value(v) for k, v in claims.items()}
         for time_claim in ("exp", "iat"):
             if time_claim in claims:
                 rest_claims[time_claim] = _rest_date(int(claims[time_claim]))
@@ -98,12 +100,6 @@ class BrokerStack:
         response = lambda_handler(event, LocalLambdaContext(function_name="BrokerFunction"))
         self.responses.append(response)
         return response["statusCode"], response["headers"], json.loads(response["body"])
-
-
-def _gateway_string(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + " ".join(str(v) for v in value) + "]"
-    return str(value)
 
 
 def _rest_date(epoch: int) -> str:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from botocore.exceptions import NoRegionError, ProfileNotFound
 from botocore.loaders import Loader, create_loader
 
-from tableau_broker.aws import CLIENT_CONFIG
 from tableau_broker.clock import Clock, system_clock
 from token_broker_cli.errors import UsageError
 
@@ -30,6 +30,8 @@ ENV_SECRET_ARN = "CONNECTED_APP_SECRET_ARN"
 ENV_TENANT_ATTRIBUTE = "TENANT_ATTRIBUTE_NAME"
 DEFAULT_TENANT_ATTRIBUTE = "tenant"
 REDACTED = "<redacted>"
+# An operator waits at a terminal, not inside a Lambda deadline: botocore's own bounded retries suffice.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 SESSION_NOTE = "open Tableau sessions are not ended; they last until Tableau expires them"
 
 

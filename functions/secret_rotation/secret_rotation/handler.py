@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from secret_rotation.steps import STEPS, RotationContext, tidy_after_finish
 from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
+from tableau_broker.deadline import Deadline, deadline_scope
 from tableau_broker.errors import BrokerError
 from tableau_broker.rotation import (
     AWSCURRENT,
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 
 logger = Logger()
 tracer = Tracer()
+
+# Kept back from Lambda's remaining time so a step that runs out of time fails cleanly, naming the dependency.
+DEADLINE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ def handle(event: Mapping[str, Any], ctx: RotationContext | None = None) -> None
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     try:
-        handle(event)
+        with deadline_scope(Deadline.for_invocation(context, margin_seconds=DEADLINE_MARGIN_SECONDS)):
+            handle(event)
     finally:
         logger.remove_keys(["step", "secret_id", "version_id"])

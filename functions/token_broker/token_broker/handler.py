@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.config import BrokerSettings, get_settings
+from tableau_broker.deadline import Deadline, deadline_scope
 from tableau_broker.entitlements import EntitlementStore
 from tableau_broker.errors import BrokerError, DependencyUnavailable
 from tableau_broker.identity import JwksVerifier, resolve_caller
@@ -24,6 +25,9 @@ from token_broker.service import TokenService
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+
+# Kept back from Lambda's remaining time for the 503, its log line and the metric flush.
+DEADLINE_MARGIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return handle(event)
+        with deadline_scope(Deadline.for_invocation(context, margin_seconds=DEADLINE_MARGIN_SECONDS)):
+            return handle(event)
     finally:
         logger.remove_keys(["sub"])

@@ -1,63 +1,42 @@
-"""boto3 clients built lazily, once per container, with bounded retries and timeouts."""
+"""boto3 clients built lazily, once per container, whose every call is budgeted from the invocation's deadline.
+
+botocore's own retries are off. Each API call goes through ``BudgetedClient``: up to ``MAX_ATTEMPTS`` attempts,
+each with connect and read timeouts cut down to what the current deadline leaves (``tableau_broker.deadline``),
+with a short jittered back-off between them, retrying only what botocore's standard retry mode itself treats
+as transient or throttling (plus any 5xx, 429 and 408). When no attempt fits into the time left, the call is
+not made and ``DeadlineExceeded`` names the service instead.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+import functools
+import math
+import random
+import time
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
+
+from tableau_broker.deadline import MIN_ATTEMPT_SECONDS, DeadlineExceeded, current_deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-# A request must fail fast enough to answer 503 well inside API Gateway's 30 s limit.
-CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=3,
-)
+CONNECT_TIMEOUT_SECONDS = 1.0  # in-region AWS endpoints connect in milliseconds
+READ_TIMEOUT_SECONDS = 2.0  # a GetItem or GetSecretValue answers in tens of milliseconds when healthy
+MAX_ATTEMPTS = 3
+BACKOFF_BASE_SECONDS = 0.05
+BACKOFF_CAP_SECONDS = 0.5
+_TIMEOUT_STEP_SECONDS = 0.25  # per-attempt timeouts are rounded down to this, so few clients are ever built
 
-# Error codes that mean "try again later" rather than "this request is wrong".
-TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "InternalFailure",
-        "InternalServiceError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "TransactionConflictException",
-    }
-)
-
-
-def _client(service: str) -> Any:
-    # AWS_ENDPOINT_URL (honoured by boto3 itself) points every client at moto's server locally.
-    return boto3.session.Session().client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
-
-
-@lru_cache(maxsize=1)
-def dynamodb_client() -> DynamoDBClient:
-    client: DynamoDBClient = _client("dynamodb")
-    return client
-
-
-@lru_cache(maxsize=1)
-def secretsmanager_client() -> SecretsManagerClient:
-    client: SecretsManagerClient = _client("secretsmanager")
-    return client
-
-
-def reset_clients() -> None:
-    """For tests that switch endpoints or credentials."""
-    dynamodb_client.cache_clear()
-    secretsmanager_client.cache_clear()
+# Status classes that mean "try again later" whatever the error code says (RFC 9110: 408, 429, 5xx).
+_RETRYABLE_STATUSES = frozenset({408, 429})
+_TRANSIENT = TransientRetryableChecker()
+_THROTTLED = ThrottledRetryableChecker()
 
 
 def error_code(exc: BaseException) -> str:
@@ -66,9 +45,94 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _status(exc: ClientError) -> int:
+    try:
+        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Network errors, throttling and 5xx answers (after botocore's own retries)."""
+    """Worth retrying, and a 503 rather than a 500 when retries run out: what botocore's standard retry mode
+    classifies as transient or throttling (its own lists of codes and exception classes), any 5xx, 429 or 408
+    status, and every network-level botocore error (connect, read timeout, reset)."""
+    if isinstance(exc, DeadlineExceeded):
+        return True
     if isinstance(exc, ClientError):
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return error_code(exc) in TRANSIENT_ERROR_CODES or status >= 500
+        status = _status(exc)
+        if status >= 500 or status in _RETRYABLE_STATUSES:
+            return True
+        context = RetryContext(attempt_number=1, parsed_response=cast(dict[str, Any], exc.response))
+        return bool(_TRANSIENT.is_retryable(context) or _THROTTLED.is_retryable(context))
     return isinstance(exc, BotoCoreError)
+
+
+def _round_down(seconds: float) -> float:
+    return max(_TIMEOUT_STEP_SECONDS, math.floor(seconds / _TIMEOUT_STEP_SECONDS) * _TIMEOUT_STEP_SECONDS)
+
+
+@functools.lru_cache(maxsize=64)
+def _raw_client(service: str, connect_timeout: float, read_timeout: float) -> Any:
+    # AWS_ENDPOINT_URL (honoured by boto3 itself) points every client at moto's server locally.
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},  # our own loop retries, within the deadline
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+
+
+def _attempt_timeouts(budget: float) -> tuple[float, float]:
+    """Connect and read timeouts whose sum fits ``budget`` (the normal ones when there is time)."""
+    if budget >= CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS:
+        return CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
+    connect = _round_down(min(CONNECT_TIMEOUT_SECONDS, budget / 3))
+    read = _round_down(max(_TIMEOUT_STEP_SECONDS, budget - connect))
+    return connect, read
+
+
+class BudgetedClient:
+    """A boto3 client whose API calls respect the current deadline; everything else is the real client's."""
+
+    def __init__(self, service: str, *, dependency: str | None = None) -> None:
+        self._service = service
+        self._dependency = dependency or service
+        self._base = _raw_client(service, CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._base.meta.method_to_api_mapping:
+            return functools.partial(self._call, name)
+        return getattr(self._base, name)  # exceptions, meta, ...
+
+    def _call(self, operation: str, /, **params: Any) -> Any:
+        deadline = current_deadline()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            budget = deadline.attempt_timeout(self._dependency, CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
+            client = _raw_client(self._service, *_attempt_timeouts(budget))
+            try:
+                return getattr(client, operation)(**params)
+            except (ClientError, BotoCoreError) as exc:
+                if not is_transient(exc) or attempt == MAX_ATTEMPTS:
+                    raise
+                pause = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
+                if deadline.remaining() < pause + MIN_ATTEMPT_SECONDS:
+                    raise  # no time for another attempt: the caller answers 503 while it still can
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=1)
+def dynamodb_client() -> DynamoDBClient:
+    return cast("DynamoDBClient", BudgetedClient("dynamodb"))
+
+
+@functools.lru_cache(maxsize=1)
+def secretsmanager_client() -> SecretsManagerClient:
+    return cast("SecretsManagerClient", BudgetedClient("secretsmanager"))
+
+
+def reset_clients() -> None:
+    """For tests that switch endpoints or credentials."""
+    dynamodb_client.cache_clear()
+    secretsmanager_client.cache_clear()
+    _raw_client.cache_clear()

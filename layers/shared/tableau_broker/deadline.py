@@ -1,0 +1,101 @@
+"""The invocation's deadline: every dependency call is budgeted from the time Lambda has left.
+
+A Lambda function that is still waiting on a socket when its ``Timeout`` strikes is killed: the caller gets
+API Gateway's generic error (no ``Retry-After``, no metric, no log line saying why). So each handler opens a
+deadline scope from ``context.get_remaining_time_in_millis()`` less a safety margin, and every call to
+DynamoDB, Secrets Manager, the JWKS endpoint or Tableau's REST API asks ``current_deadline()`` how long it
+may wait. When too little time is left for one more attempt, the call is not made and ``DeadlineExceeded``
+(a 503 naming the dependency) is raised instead, while there is still time to answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from tableau_broker.errors import DependencyUnavailable
+
+Monotonic = Callable[[], float]
+
+# No attempt is started with less than this much socket time: below it, a healthy AWS answer would not fit.
+MIN_ATTEMPT_SECONDS = 0.25
+# Used when no invocation set a deadline (a direct call of ``handle()``, a script): a bound, never "forever".
+DEFAULT_BUDGET_SECONDS = 8.0
+
+
+class RemainingTime(Protocol):
+    """The part of Lambda's context object the deadline needs."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class DeadlineExceeded(DependencyUnavailable):
+    """Too little of the invocation's time is left to call ``dependency`` (again)."""
+
+    def __init__(self, dependency: str) -> None:
+        super().__init__(f"{dependency}_deadline_exceeded", dependency=dependency)
+
+
+class Deadline:
+    """A point on the monotonic clock by which the invocation must have its answer ready."""
+
+    def __init__(self, expires_at: float, *, clock: Monotonic = time.monotonic) -> None:
+        self.expires_at = expires_at
+        self._clock = clock
+
+    @classmethod
+    def after(cls, seconds: float, *, clock: Monotonic = time.monotonic) -> Deadline:
+        return cls(clock() + max(0.0, seconds), clock=clock)
+
+    @classmethod
+    def for_invocation(
+        cls,
+        context: RemainingTime | None,
+        *,
+        margin_seconds: float,
+        default_seconds: float = DEFAULT_BUDGET_SECONDS,
+        clock: Monotonic = time.monotonic,
+    ) -> Deadline:
+        """Lambda's remaining time less ``margin_seconds`` (kept for the answer, the log line and the metric
+        flush). Without a usable context (tests, scripts) the budget is ``default_seconds``."""
+        remaining_ms = None
+        if context is not None:
+            try:
+                remaining_ms = int(context.get_remaining_time_in_millis())
+            except (AttributeError, TypeError, ValueError):
+                remaining_ms = None
+        total = default_seconds if remaining_ms is None else remaining_ms / 1000.0
+        return cls.after(total - margin_seconds, clock=clock)
+
+    def remaining(self) -> float:
+        return max(0.0, self.expires_at - self._clock())
+
+    def attempt_timeout(self, dependency: str, cap: float) -> float:
+        """Seconds one attempt at ``dependency`` may take: ``cap``, or less when less is left. Raises
+        ``DeadlineExceeded`` when not even ``MIN_ATTEMPT_SECONDS`` is left."""
+        left = self.remaining()
+        if left < MIN_ATTEMPT_SECONDS:
+            raise DeadlineExceeded(dependency)
+        return min(cap, left)
+
+
+_current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("tableau_broker_deadline", default=None)
+
+
+def current_deadline() -> Deadline:
+    """The deadline of the invocation in progress, or a fresh default-length one outside any invocation."""
+    deadline = _current.get()
+    return deadline if deadline is not None else Deadline.after(DEFAULT_BUDGET_SECONDS)
+
+
+@contextlib.contextmanager
+def deadline_scope(deadline: Deadline) -> Iterator[Deadline]:
+    """Make ``deadline`` the current one for the block (one invocation)."""
+    token = _current.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _current.reset(token)

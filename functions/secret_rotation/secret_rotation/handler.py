@@ -22,6 +22,7 @@ from secret_rotation.steps import STEPS, RotationContext, tidy_after_finish
 from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.deadline import Deadline, deadline_scope
+from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.errors import BrokerError
 from tableau_broker.rotation import (
     AWSCURRENT,
@@ -38,6 +39,7 @@ from tableau_broker.tableau_rest import Sleep, TableauRestError
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+pin_library_log_levels()  # no log level, root DEBUG included, may let a library print a secret
 logger = Logger()
 tracer = Tracer()
 

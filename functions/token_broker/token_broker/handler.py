@@ -15,6 +15,7 @@ from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.config import BrokerSettings, get_settings
 from tableau_broker.deadline import Deadline, deadline_scope
+from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.entitlements import EntitlementStore
 from tableau_broker.errors import BrokerError, DependencyUnavailable
 from tableau_broker.identity import JwksVerifier, resolve_caller
@@ -22,6 +23,7 @@ from tableau_broker.signing_secret import SecretCache
 from token_broker.http import error_response, requested_scopes, require_post, token_response
 from token_broker.service import TokenService
 
+pin_library_log_levels()  # no log level, root DEBUG included, may let a library print a secret
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
@@ -74,9 +76,10 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     try:
         require_post(event)
         rt = runtime()
-        scopes = requested_scopes(event, max_bytes=rt.settings.max_request_bytes)
+        # Authenticate first: an anonymous caller learns nothing about what the body parser accepts.
         caller = resolve_caller(event, rt.settings.cognito, rt.verifier, now=rt.clock())
         logger.append_keys(sub=caller.sub)
+        scopes = requested_scopes(event, max_bytes=rt.settings.max_request_bytes)
         issued = rt.service.issue(caller, scopes)
     except BrokerError as error:
         log = logger.error if error.status >= 500 else logger.warning

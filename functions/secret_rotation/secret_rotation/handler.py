@@ -22,8 +22,8 @@ from secret_rotation.steps import STEPS, RotationContext, tidy_after_finish
 from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.deadline import Deadline, deadline_scope
-from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.errors import BrokerError
+from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,

@@ -15,10 +15,10 @@ from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.config import BrokerSettings, get_settings
 from tableau_broker.deadline import Deadline, deadline_scope
-from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.entitlements import EntitlementStore
 from tableau_broker.errors import BrokerError, DependencyUnavailable
 from tableau_broker.identity import JwksVerifier, resolve_caller
+from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.signing_secret import SecretCache
 from token_broker.http import error_response, requested_scopes, require_post, token_response
 from token_broker.service import TokenService

@@ -80,6 +80,7 @@ def runs(load_stack: dict[str, Any]) -> dict[str, Any]:
         cross_tenant=steady["cross_tenant"] + overload["cross_tenant"],
         throttled_429=overload["throttled_429"],
         server_5xx=steady["server_5xx"] + overload["server_5xx"],
+        cold_ms=max((w["ms"] for w in steady["warmup"]), default=None),
         overload_requests=overload["requests"],
         overload_rate=overload["rate"],
         overload_duration=overload["duration_s"],
@@ -101,6 +102,7 @@ def test_two_tenants_under_the_throttle_get_only_their_own_tokens(runs: dict[str
     assert steady["ok_per_tenant"] == {"acme": steady["planned"] // 2, "globex": steady["planned"] // 2}
     assert steady["p50_ms"] is not None
     assert steady["p99_ms"] is not None
+    assert [(w["tenant"], w["status"]) for w in steady["warmup"]] == [("acme", 200), ("globex", 200)]
 
 
 def test_above_the_throttle_excess_is_429_and_never_5xx(runs: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` needs the runtime's python3.13 on PATH; pyenv machines expose it this way.
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
-.PHONY: help install build-check bench test lint typecheck template-lint unit integration e2e build deploy demo rotate bench clean
+.PHONY: help install build-check bench test lint typecheck template-lint unit integration e2e build deploy demo rotate bench security-figures clean
 
 help:
 	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"
@@ -20,6 +20,7 @@ help:
 	@echo "make build      sam build (needs python3.13 on PATH)"
 	@echo "make deploy     sam deploy --guided"
 	@echo "make bench      token-path benchmark"
+	@echo "make security-figures  run the security suites and rewrite the figures in SECURITY.md"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +80,10 @@ e2e: install
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/token_path.py
+
+# Attack, differential, property, fault and load suites, each with a JUnit report; then SECURITY.md's figures.
+security-figures: $(VENV)/.installed
+	$(BIN)/python -m tools.security_figures $(FIGURES_ARGS)
 
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

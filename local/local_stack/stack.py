@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import secrets
-import time
+import select
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -307,11 +307,27 @@ class LocalStack:
             self._moto = None
 
 
-def wait_for_state_file(path: Path, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            data: dict[str, Any] = json.loads(path.read_text())
-            return data
-        time.sleep(0.1)
-    raise TimeoutError(f"{path} did not appear within {timeout} s")
+READY_LINE = b"ready\n"
+
+
+def notify_ready(fd: int) -> None:
+    """Tell the process that started the stack (``--ready-fd``) that it serves and stack.json is written."""
+    with os.fdopen(fd, "wb") as pipe:
+        pipe.write(READY_LINE)
+
+
+def wait_until_ready(fd: int, state_file: Path, timeout: float) -> dict[str, Any]:
+    """Block on the read end of the ``--ready-fd`` pipe until the stack says it is ready, then read stack.json.
+
+    The child's exit closes its end of the pipe, so a stack that dies while starting is seen at once (EOF), not
+    after the timeout. The parent must close its copy of the write end before calling this.
+    """
+    with os.fdopen(fd, "rb") as pipe:
+        readable, _, _ = select.select([pipe], [], [], timeout)
+        if not readable:
+            raise TimeoutError(f"the local stack did not report ready within {timeout} s")
+        line = pipe.readline()
+    if line != READY_LINE:
+        raise RuntimeError("the local stack exited before it was ready")
+    data: dict[str, Any] = json.loads(state_file.read_text())
+    return data

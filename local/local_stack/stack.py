@@ -27,7 +27,7 @@ from tableau_broker.signing_secret import ConnectedAppSecret
 REGION = "us-east-1"
 SITE = "analytics"
 TABLE_NAME = "tableau-token-broker-entitlements"
-SECRET_NAME = "tableau-token-broker/connected-app"
+SECRET_NAME = "tableau-token-broker/connected-app"  # nosec B105  # a secret's name
 WORKBOOK, VIEW = "TenantSales", "Orders"
 ADMIN_USER = "admin@tableau.local"
 ADMIN_PAT_NAME = "token-broker-rotation"
@@ -97,7 +97,7 @@ def _isolate_from_real_aws(endpoint: str) -> None:
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",  # nosec B105  # moto's dummy key
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL": endpoint,
@@ -268,7 +268,7 @@ class LocalStack:
         return self.info
 
     def demo_config(self) -> dict[str, Any]:
-        assert self.info is not None
+        assert self.info is not None  # nosec B101  # type narrowing after start()
         return {
             "apiUrl": self.info.api_url,
             "cognito": {
@@ -291,7 +291,7 @@ class LocalStack:
         }
 
     def _write_state_file(self) -> None:
-        assert self.info is not None
+        assert self.info is not None  # nosec B101  # type narrowing after start()
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self.info), indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.state_file)

@@ -57,7 +57,7 @@ def register(commands: Subparsers, parents: Parents) -> None:
 
 
 def _read_token(ctx: Context, args: argparse.Namespace) -> str:
-    token = ctx.stdin.read() if args.token == "-" else args.token
+    token = ctx.stdin.read() if args.token == "-" else args.token  # nosec B105  # '-' means read stdin
     token = token.strip()
     if not token:
         raise UsageError("no token given")

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 ROTATION_FUNCTION = "RotationFunction"
-ADMIN_SECRET_NAME = "tableau-token-broker/tableau-admin"
+ADMIN_SECRET_NAME = "tableau-token-broker/tableau-admin"  # nosec B105  # a secret's name
 STEP_ORDER = ("createSecret", "setSecret", "testSecret", "finishSecret")
 STUB_ROLE = "tableau-token-broker-rotation-local"
 AUTOMATICALLY_AFTER_DAYS = 30  # moto's stand-in for the template's ScheduleExpression

@@ -102,6 +102,7 @@ class World:
     pat_secret: str
     env: dict[str, str]
     seen_values: set[str] = field(default_factory=set)
+    held_sockets: list[socket.socket] = field(default_factory=list)
 
     # --- the rotation ---------------------------------------------------------------------------------------
     def context(self, **env: str) -> RotationContext:
@@ -210,12 +211,15 @@ def world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wor
         "RotationFunction",
         {"ConnectedAppSecret": secret_arn, "TableauAdminSecret": admin_arn, "RotationTestUsername": TEST_USER},
     )
+    world = World(
+        moto_server_url, session, sm, state, server, clock, initial, secret_arn, admin_arn, function_arn,
+        pat_secret, env,
+    )  # fmt: skip
     try:
-        yield World(
-            moto_server_url, session, sm, state, server, clock, initial, secret_arn, admin_arn, function_arn,
-            pat_secret, env,
-        )  # fmt: skip
+        yield world
     finally:
+        for held in world.held_sockets:
+            held.close()
         server.shutdown()
         handler.reset_runtime()
 
@@ -572,10 +576,12 @@ def test_refuses_to_start_with_a_grace_period_shorter_than_the_brokers_cache(
 # --- failures ----------------------------------------------------------------------------------------------
 
 
-def _dead_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _dead_port(world: World) -> int:
+    """A loopback port that refuses connections: bound (so no other process can take it) but never listening."""
+    probe = socket.socket()
+    world.held_sockets.append(probe)
+    probe.bind(("127.0.0.1", 0))
+    return int(probe.getsockname()[1])
 
 
 def _admin(world: World, **changes: str) -> None:
@@ -590,7 +596,7 @@ def _admin(world: World, **changes: str) -> None:
 
 
 def _unreachable(world: World) -> None:
-    _admin(world, tableau_url=f"http://127.0.0.1:{_dead_port()}")
+    _admin(world, tableau_url=f"http://127.0.0.1:{_dead_port(world)}")
 
 
 def _wrong_pat(world: World) -> None:

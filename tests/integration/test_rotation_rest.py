@@ -171,12 +171,13 @@ def test_jwt_sign_in_mints_a_fresh_token_per_attempt_and_never_reports_it(tablea
 
 
 def test_an_unreachable_tableau(tableau: Tableau) -> None:
+    # Bound but never listening: connections are refused, and no other process can take the port meanwhile.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    rest = TableauRestClient(f"http://127.0.0.1:{port}", sleep=tableau.sleeps.append, max_attempts=2)
-    with pytest.raises(TableauUnreachable) as failure:
-        rest.sign_in_with_pat(tableau.admin)
+        rest = TableauRestClient(f"http://127.0.0.1:{port}", sleep=tableau.sleeps.append, max_attempts=2)
+        with pytest.raises(TableauUnreachable) as failure:
+            rest.sign_in_with_pat(tableau.admin)
     assert "no HTTP response" in str(failure.value)
     assert tableau.admin.pat_secret not in _everything(failure.value)
     assert tableau.sleeps == [0.5]

@@ -12,7 +12,7 @@ from typing import Any
 from tableau_broker.errors import BrokerError, DependencyUnavailable, InvalidRequest, MethodNotAllowed, Unauthenticated
 from tableau_broker.tableau_jwt import MintedToken
 
-TOKEN_TYPE = "tableau-connected-app-jwt"
+TOKEN_TYPE = "tableau-connected-app-jwt"  # nosec B105  # the response's token_type label, not a credential
 BASE_HEADERS = {
     "Content-Type": "application/json",
     "Cache-Control": "no-store",

@@ -114,7 +114,7 @@ class BudgetedClient:
             except (ClientError, BotoCoreError) as exc:
                 if not is_transient(exc) or attempt == MAX_ATTEMPTS:
                     raise
-                pause = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
+                pause = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311  # nosec B311  # jitter
                 if deadline.remaining() < pause + MIN_ATTEMPT_SECONDS:
                     raise  # no time for another attempt: the caller answers 503 while it still can
                 time.sleep(pause)

@@ -192,7 +192,7 @@ def ensure_past_grace(previous_secret_id: str, *, current_since: float, now: flo
 
 
 def _check_grace(stage: StageSecrets, *, now: float, grace_seconds: int) -> None:
-    assert stage.previous_secret_id is not None
+    assert stage.previous_secret_id is not None  # nosec B101  # type narrowing; both callers pass a str
     ensure_past_grace(stage.previous_secret_id, current_since=stage.current_since, now=now, grace_seconds=grace_seconds)
 
 

@@ -34,7 +34,7 @@ from token_broker_cli.context import Context
 from token_broker_cli.errors import EXIT_OK, OperationalError, UsageError
 from token_broker_cli.parser import Parents, Subparsers
 
-ENV_ADMIN_SECRET_ARN = "TABLEAU_ADMIN_SECRET_ARN"
+ENV_ADMIN_SECRET_ARN = "TABLEAU_ADMIN_SECRET_ARN"  # nosec B105  # an environment variable's name
 ENV_PATH_FAMILY = "TABLEAU_CONNECTED_APP_PATH_FAMILY"
 WATCH_HINT = (
     "watch the rotation function's log (the stack's RotationLogGroup) and 'token-broker rotation-status' or "
@@ -203,7 +203,7 @@ def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
             # Refused before asking; the layer checks again when it deletes.
             ensure_past_grace(target, current_since=status.current_since, now=now, grace_seconds=grace)
     if target is None:
-        ctx.print_json({"arn": arn, "revoked_secret_id": None, "current_secret_id": status.current_secret_id})
+        ctx.print_json({"arn": arn, "revoked_secret_id": None, "current_secret_id": status.current_secret_id})  # nosec B105  # no secret here
         return EXIT_OK
 
     ctx.note(

@@ -83,7 +83,10 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         issued = rt.service.issue(caller, scopes)
     except BrokerError as error:
         log = logger.error if error.status >= 500 else logger.warning
-        log("token denied", extra={"status": error.status, "code": error.code, "reason": error.reason})
+        extra: dict[str, object] = {"status": error.status, "code": error.code, "reason": error.reason}
+        if isinstance(error, DependencyUnavailable):
+            extra["dependency"] = error.dependency  # a field to query, not only a prefix of the reason
+        log("token denied", extra=extra)
         _record_denial(error)
         return error_response(error)
     except Exception as exc:  # noqa: BLE001 - the caller gets a fixed 500; the type goes to the log

@@ -10,7 +10,6 @@ from typing import Any
 
 import jwt
 import pytest
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.broker_stack import BrokerStack

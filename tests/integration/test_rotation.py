@@ -26,8 +26,9 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from moto.secretsmanager.models import SecretsManagerBackend
 
-from local_stack import aws_resources
+from local_stack import aws_resources, secretsmanager_rules
 from local_stack.lambda_runtime import LocalLambdaContext
 from local_stack.rotate import (
     ADMIN_SECRET_NAME,
@@ -46,6 +47,7 @@ from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,
     AWSPREVIOUS,
+    PendingVersionAbandoned,
     RotationNotEnabled,
     RotationStateError,
     RotationTooEarly,
@@ -105,7 +107,7 @@ class World:
 
     # --- the rotation ---------------------------------------------------------------------------------------
     def context(self, **env: str) -> RotationContext:
-        return build_context({**self.env, **env}, clock=self.clock, sleep=lambda _s: None, secrets_client=self.sm)
+        return build_context({**self.env, **env}, clock=self.clock, sleep=lambda _s: None)
 
     def begin(self) -> str:
         return begin_rotation(self.sm, self.secret_arn, self.function_arn)
@@ -178,7 +180,11 @@ def docker_free_lambda(moto_server_url: str) -> Iterator[None]:
 @pytest.fixture
 def world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     reset_moto(moto_server_url)
+    # AWS refuses RotateSecret while AWSPENDING sits on a version that is not AWSCURRENT; moto does not.
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", secretsmanager_rules.rotate_secret_as_aws)
+    # The rotation reaches moto through the project's budgeted client (aws.secretsmanager_client()).
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_url)
+    handler.reset_runtime()
     clock = FakeClock()
     state = EmulatorState(clock=clock)
     state.add_site(SITE)
@@ -389,10 +395,14 @@ def test_a_rotation_inside_the_grace_period_refuses_and_revokes_nothing(world: W
     assert world.embed_status(world.initial) == 200
     assert world.embed_status(second) == 200
 
-    # And Secrets Manager's later retry of the same rotation succeeds once the grace period is over
+    # And the refused rotation left no AWSPENDING behind: Secrets Manager (which refuses RotateSecret while
+    # AWSPENDING sits on a version that is not AWSCURRENT) starts the next rotation, which succeeds once the
+    # grace period is over
+    assert world.version(AWSPENDING) is None
+    assert token in world.stages() and world.stages()[token] == []
     world.clock.advance(GRACE)
-    world.run(token)
-    assert world.version(AWSCURRENT) == token
+    retried = world.rotate()
+    assert world.version(AWSCURRENT) == retried != token
     assert world.initial.secret_id not in world.tableau_ids()
 
 
@@ -452,39 +462,31 @@ def test_every_step_run_twice_changes_nothing_more(world: World) -> None:
     assert len(world.seen_values) == 2  # the second createSecret reused the stored secret
 
 
-@pytest.mark.parametrize("crash", ["tableau_500_after_commit", "put_secret_value_fails"])
-def test_a_crash_between_create_and_store_is_cleaned_up_by_the_retry(
-    world: World, monkeypatch: pytest.MonkeyPatch, crash: str
-) -> None:
-    # Given a createSecret that dies after Tableau created the secret but before it was stored
-    token = world.begin()
-    if crash == "tableau_500_after_commit":
-        world.state.inject_fault("create_secret", "server_error_after_commit")
-        expected: type[Exception] = TableauRestError
-    else:
-
-        def put_fails(**_: Any) -> None:
-            raise ConnectionResetError("connection reset by peer")
-
-        monkeypatch.setattr(world.sm, "put_secret_value", put_fails)
-        expected = ConnectionResetError
-    with pytest.raises(expected):
-        world.step("createSecret", token)
-    monkeypatch.undo()
-    orphans = [sid for sid in world.tableau_ids() if sid != world.initial.secret_id]
-    assert len(orphans) == 1
+def assert_the_next_rotation_cleans_up(world: World, token: str, orphans: list[str]) -> None:
+    """After a createSecret that created a Tableau secret but stored nothing: its version is no longer AWSPENDING,
+    so the next rotation starts, deletes the orphan (referenced by no stage) and promotes a fresh secret."""
+    assert world.version(AWSPENDING) is None
     assert world.version(AWSCURRENT) != token
-
-    # When Secrets Manager retries the whole rotation
-    world.run(token)
-
-    # Then the orphan is gone, Tableau holds exactly the previous and the new secret, all stages are consistent
+    next_token = world.rotate()
     current = world.stage_secret(AWSCURRENT)
     assert current.secret_id not in orphans
     assert sorted(world.tableau_ids()) == sorted([world.initial.secret_id, current.secret_id])
     assert world.stage_secret(AWSPREVIOUS) == world.initial
-    assert world.version(AWSCURRENT) == token and world.version(AWSPENDING) is None
+    assert world.version(AWSCURRENT) == next_token and world.version(AWSPENDING) is None
     assert world.embed_status(current) == 200
+
+
+def test_a_crash_between_create_and_store_is_cleaned_up_by_the_next_rotation(world: World) -> None:
+    # Given a createSecret that dies after Tableau created the secret but before it was stored
+    token = world.begin()
+    world.state.inject_fault("create_secret", "server_error_after_commit")
+    with pytest.raises(TableauRestError):
+        world.step("createSecret", token)
+    orphans = [sid for sid in world.tableau_ids() if sid != world.initial.secret_id]
+    assert len(orphans) == 1
+
+    # Then the next rotation proceeds: the orphan is gone, Tableau holds exactly the previous and the new secret
+    assert_the_next_rotation_cleans_up(world, token, orphans)
 
 
 # --- guards ------------------------------------------------------------------------------------------------
@@ -498,7 +500,7 @@ def test_guards(world: World) -> None:
     with pytest.raises(RotationNotEnabled):
         handle(rotation_event("createSecret", other, unknown), ctx)
     # a token that is no version of the secret
-    world.begin()
+    token = world.begin()
     with pytest.raises(RotationStateError, match="not a version"):
         handle(rotation_event("createSecret", world.secret_arn, unknown), ctx)
     # a version that is neither current nor pending
@@ -509,11 +511,12 @@ def test_guards(world: World) -> None:
     # an unknown step
     with pytest.raises(RotationStateError, match="unknown rotation step"):
         handle({"Step": "dropSecret", "SecretId": world.secret_arn, "ClientRequestToken": unknown}, ctx)
-    # setSecret before createSecret stored anything
-    token = world.begin()
-    with pytest.raises(RotationStateError, match="createSecret has not completed"):
+    # setSecret before createSecret stored anything: refused, and the empty version is no longer AWSPENDING
+    with pytest.raises(PendingVersionAbandoned, match="holds no value"):
         handle(rotation_event("setSecret", world.secret_arn, token), ctx)
+    assert world.version(AWSPENDING) is None
     # an already current version: nothing to do, for every step
+    token = world.begin()
     world.run(token)
     for step in STEP_ORDER:
         handle(rotation_event(step, world.secret_arn, token), ctx)

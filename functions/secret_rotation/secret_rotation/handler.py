@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -34,9 +34,6 @@ from tableau_broker.rotation import (
 )
 from tableau_broker.rotation_config import rotation_settings_from_env
 from tableau_broker.tableau_rest import Sleep, TableauRestError
-
-if TYPE_CHECKING:
-    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 logger = Logger()
 tracer = Tracer()
@@ -66,11 +63,11 @@ def build_context(
     *,
     clock: Clock = system_clock,
     sleep: Sleep = time.sleep,
-    secrets_client: SecretsManagerClient | None = None,
 ) -> RotationContext:
-    """Settings are checked here: a grace period shorter than the brokers' cache refuses to run at all."""
+    """Settings are checked here: a grace period shorter than the brokers' cache refuses to run at all. Secrets
+    Manager is reached through ``aws.secretsmanager_client()``, budgeted from the invocation's deadline."""
     settings = rotation_settings_from_env(os.environ if env is None else env)
-    return RotationContext(settings, secrets_client or aws.secretsmanager_client(), clock, sleep)
+    return RotationContext(settings, clock, sleep, aws.secretsmanager_client())
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +92,9 @@ def guard(ctx: RotationContext, request: RotationRequest) -> VersionStages | Non
     if AWSCURRENT in token_stages:
         return None
     if AWSPENDING not in token_stages:
-        raise RotationStateError(f"version {request.token} is not AWSPENDING")
+        raise RotationStateError(
+            f"version {request.token} is not AWSPENDING (a failed step may have abandoned it): start a new rotation"
+        )
     return stages
 
 

@@ -53,6 +53,20 @@ class RotationStateError(RotationError):
     """The secret's versions or Tableau's secrets are not in a state this step can work from."""
 
 
+class PendingVersionAbandoned(RotationStateError):
+    """The pending version cannot be promoted; AWSPENDING was taken off it so the next rotation can start."""
+
+    def __init__(self, version_id: str, problem: str, *, abandoned: bool) -> None:
+        self.version_id = version_id
+        self.abandoned = abandoned
+        outcome = (
+            f"AWSPENDING was taken off version {version_id}: the next rotation starts afresh"
+            if abandoned
+            else f"AWSPENDING could not be taken off version {version_id}: 'token-broker rotate-now' clears it"
+        )
+        super().__init__(f"{problem}; nothing was promoted, {outcome}")
+
+
 class RotationTooEarly(RotationError):
     """The previous secret is still inside its grace period: deleting it could cut off a warm broker."""
 
@@ -119,6 +133,18 @@ class VersionStages:
 
     def to_json(self) -> dict[str, list[str]]:
         return {version: list(stages) for version, stages in self.versions.items()}
+
+
+def abandon_pending_version(client: SecretsManagerClient, secret_id: str, version_id: str) -> bool:
+    """Take AWSPENDING off ``version_id`` unless it is also AWSCURRENT; ``True`` when a label was removed. While
+    AWSPENDING sits on a version that is not AWSCURRENT, Secrets Manager refuses every RotateSecret ("A previous
+    rotation isn't complete"): a failed rotation that leaves it behind blocks all later ones."""
+    _, stages = describe_rotation(client, secret_id)
+    version_stages = stages.stages_of(version_id)
+    if AWSPENDING not in version_stages or AWSCURRENT in version_stages:
+        return False
+    client.update_secret_version_stage(SecretId=secret_id, VersionStage=AWSPENDING, RemoveFromVersionId=version_id)
+    return True
 
 
 def describe_rotation(client: SecretsManagerClient, secret_id: str) -> tuple[bool, VersionStages]:

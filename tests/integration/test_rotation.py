@@ -489,6 +489,87 @@ def test_a_crash_between_create_and_store_is_cleaned_up_by_the_next_rotation(wor
     assert_the_next_rotation_cleans_up(world, token, orphans)
 
 
+# --- a pending version that must never be promoted ----------------------------------------------------------
+
+
+def _store_pending(world: World, token: str, value: str) -> None:
+    world.sm.put_secret_value(
+        SecretId=world.secret_arn, ClientRequestToken=token, SecretString=value, VersionStages=[AWSPENDING]
+    )
+
+
+def _empty(world: World, token: str) -> None:
+    """RotateSecret labelled the version; createSecret never ran (steps called out of order)."""
+
+
+def _copy_of_current(world: World, token: str) -> None:
+    _store_pending(world, token, world.initial.to_json())
+
+
+def _other_app(world: World, token: str) -> None:
+    other = ConnectedAppSecret(str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(32))
+    _store_pending(world, token, other.to_json())
+
+
+def _current_id_new_value(world: World, token: str) -> None:
+    same_id = ConnectedAppSecret(world.initial.client_id, world.initial.secret_id, secrets.token_urlsafe(32))
+    _store_pending(world, token, same_id.to_json())
+
+
+def _malformed(world: World, token: str) -> None:
+    _store_pending(world, token, json.dumps({"client_id": world.initial.client_id}))
+
+
+def _no_longer_in_tableau(world: World, token: str) -> None:
+    world.step("createSecret", token)
+    world.step("setSecret", token)
+    pending = read_connected_app_secret(world.sm, world.secret_arn, stage=AWSPENDING, version_id=token)
+    world.state.delete_secret(SITE, world.initial.client_id, pending.secret_id)
+
+
+UNUSABLE_PENDING: dict[str, tuple[Callable[[World, str], None], bool]] = {
+    # name: (how the pending version is left, whether testSecret passes as Secrets Manager's configuration test)
+    "empty": (_empty, True),
+    "copy_of_current": (_copy_of_current, True),
+    "other_app": (_other_app, False),
+    "current_secret_id_new_value": (_current_id_new_value, False),
+    "malformed": (_malformed, False),
+    "no_longer_in_tableau": (_no_longer_in_tableau, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNUSABLE_PENDING))
+def test_test_and_finish_out_of_order_never_promote_an_unusable_version(world: World, name: str) -> None:
+    # Given a rotation whose AWSPENDING version holds no new secret of this app that Tableau holds
+    leave, configuration_test = UNUSABLE_PENDING[name]
+    current_version = world.version(AWSCURRENT)
+    token = world.begin()
+    leave(world, token)
+
+    # When testSecret and then finishSecret are called on it
+    with rotation_logs() as logs:
+        if configuration_test:
+            world.step("testSecret", token)  # indistinguishable from the deploy's configuration test: it passes
+        else:
+            with pytest.raises(PendingVersionAbandoned):
+                world.step("testSecret", token)
+        with pytest.raises(RotationStateError) as refused:
+            world.step("finishSecret", token)
+
+    # Then nothing was promoted: brokers keep signing with the secret Tableau accepts
+    assert world.version(AWSCURRENT) == current_version
+    assert world.stage_secret(AWSCURRENT) == world.initial
+    assert world.embed_status(world.initial) == 200
+    # And AWSPENDING is gone from the version, so the next rotation starts (moto refuses it as AWS would
+    # otherwise) and completes
+    assert world.version(AWSPENDING) is None
+    assert "nothing was promoted" in str(refused.value) or "not AWSPENDING" in str(refused.value)
+    assert_no_secret_in(world, logs.getvalue(), exception_text(refused.value))
+    next_token = world.rotate()
+    assert world.version(AWSCURRENT) == next_token
+    assert world.stage_secret(AWSCURRENT).secret_id != world.initial.secret_id
+
+
 # --- guards ------------------------------------------------------------------------------------------------
 
 

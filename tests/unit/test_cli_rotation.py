@@ -97,6 +97,8 @@ def cli(
     isolate_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", world.moto_url)
     monkeypatch.setenv("AWS_REGION", REGION)
+    # The world's rotation function reaches moto through the budgeted client, which reads the default region
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("CONNECTED_APP_SECRET_ARN", world.secret_arn)
     monkeypatch.setenv("TABLEAU_ADMIN_SECRET_ARN", world.admin_arn)
     return RotationCli(Cli(capsys, monkeypatch), world)

@@ -22,7 +22,7 @@ from secret_rotation.steps import STEPS, RotationContext, tidy_after_finish
 from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.deadline import Deadline, deadline_scope
-from tableau_broker.errors import BrokerError
+from tableau_broker.errors import BrokerError, DependencyUnavailable
 from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,
@@ -33,6 +33,7 @@ from tableau_broker.rotation import (
     describe_rotation,
 )
 from tableau_broker.rotation_config import rotation_settings_from_env
+from tableau_broker.tableau_rest import DEPENDENCY as TABLEAU
 from tableau_broker.tableau_rest import Sleep, TableauRestError
 
 logger = Logger()
@@ -40,6 +41,7 @@ tracer = Tracer()
 
 # Kept back from Lambda's remaining time so a step that runs out of time fails cleanly, naming the dependency.
 DEADLINE_MARGIN_SECONDS = 5.0
+SECRETSMANAGER = "secretsmanager"  # as aws.secretsmanager_client() names it in DeadlineExceeded
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,24 @@ def guard(ctx: RotationContext, request: RotationRequest) -> VersionStages | Non
     return stages
 
 
+def failed_dependency(exc: BaseException) -> str | None:
+    """The dependency a failure came from, for the log line: this function talks to Tableau's REST API and,
+    through boto3, to Secrets Manager only."""
+    if isinstance(exc, DependencyUnavailable):
+        return exc.dependency
+    if isinstance(exc, TableauRestError):
+        return TABLEAU
+    if isinstance(exc, ClientError | BotoCoreError):
+        return SECRETSMANAGER
+    return None
+
+
 def safe_reason(exc: BaseException) -> str:
     """Our own errors carry safe messages by construction; for anything else only the type or AWS error code."""
     if isinstance(exc, RotationError | TableauRestError | BrokerError):
         return str(exc)
     if isinstance(exc, ClientError | BotoCoreError):
-        return aws.error_code(exc)
+        return f"Secrets Manager: {aws.error_code(exc)}"
     return type(exc).__name__
 
 
@@ -120,7 +134,10 @@ def handle(event: Mapping[str, Any], ctx: RotationContext | None = None) -> None
             return
         STEPS[request.step](ctx, request.secret_id, request.token, stages)
     except Exception as exc:
-        logger.error("rotation step failed", extra={"error_type": type(exc).__name__, "reason": safe_reason(exc)})
+        logger.error(
+            "rotation step failed",
+            extra={"error_type": type(exc).__name__, "dependency": failed_dependency(exc), "reason": safe_reason(exc)},
+        )
         raise
     logger.info("rotation step done")
 

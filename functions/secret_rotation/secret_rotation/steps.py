@@ -19,8 +19,9 @@ reattempts that rotation, and ``token-broker rotate-now`` clears it before start
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tableau_broker import aws
 from tableau_broker.clock import Clock
-from tableau_broker.errors import MalformedSecret
+from tableau_broker.deadline import Deadline, current_deadline, deadline_scope
+from tableau_broker.errors import DependencyUnavailable, MalformedSecret
 from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,
@@ -39,6 +41,7 @@ from tableau_broker.rotation import (
     abandon_pending_version,
     current_since_label,
     describe_rotation,
+    is_not_found,
     parse_current_since,
     read_stage_secrets,
     secrets_to_delete_before_create,
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 TEST_TOKEN_LIFETIME_SECONDS = 60  # the testSecret JWT is redeemed at once
+FAILURE_CLEANUP_SECONDS = 2.0  # must stay below the handler's DEADLINE_MARGIN_SECONDS
 
 
 def _budgeted_secrets_client() -> SecretsManagerClient:
@@ -95,7 +99,9 @@ Step = Callable[[RotationContext, str, str, VersionStages], None]
 def _raw_value(ctx: RotationContext, secret_id: str, version_id: str, stage: str) -> str | None:
     try:
         response = ctx.secrets.get_secret_value(SecretId=secret_id, VersionId=version_id, VersionStage=stage)
-    except ctx.secrets.exceptions.ResourceNotFoundException:
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
         return None  # Secrets Manager labelled the version, nobody stored a value in it (yet)
     return response.get("SecretString")
 
@@ -107,11 +113,23 @@ def _current_version(stages: VersionStages) -> str:
     return current_version
 
 
+@contextlib.contextmanager
+def failure_cleanup_scope() -> Iterator[None]:
+    """Time for the Secrets Manager calls that tidy up after a failure, even when the failure used up the step's
+    deadline (a Tableau that never answered): at least ``FAILURE_CLEANUP_SECONDS``, taken from the margin the
+    handler keeps back from Lambda's Timeout (``DEADLINE_MARGIN_SECONDS``, larger)."""
+    outer = current_deadline()
+    floor = time.monotonic() + FAILURE_CLEANUP_SECONDS
+    with deadline_scope(outer if outer.expires_at >= floor else Deadline(floor)):
+        yield
+
+
 def _abandon(ctx: RotationContext, secret_id: str, token: str, problem: str) -> PendingVersionAbandoned:
     """Take AWSPENDING off ``token`` (so the next rotation can start) and return the error to raise."""
     try:
-        abandoned = abandon_pending_version(ctx.secrets, secret_id, token)
-    except (ClientError, BotoCoreError, RotationStateError) as exc:
+        with failure_cleanup_scope():
+            abandoned = abandon_pending_version(ctx.secrets, secret_id, token)
+    except (ClientError, BotoCoreError, RotationStateError, DependencyUnavailable) as exc:
         logger.error(
             "could not take AWSPENDING off the unusable version",
             extra={"problem": problem, "error_type": type(exc).__name__, "reason": aws.error_code(exc)},
@@ -183,13 +201,15 @@ def create_secret(ctx: RotationContext, secret_id: str, token: str, stages: Vers
     except Exception:
         # Refused (grace period) or failed before a value was stored: an empty AWSPENDING would block every later
         # RotateSecret. If the value did get stored (an ambiguous failure of the write), keep it for the retry.
-        try:
-            stored = _raw_value(ctx, secret_id, token, AWSPENDING) is not None
-        except (ClientError, BotoCoreError) as check:
-            logger.error("could not check the pending version", extra={"reason": aws.error_code(check)})
-        else:
-            if not stored:
-                _abandon(ctx, secret_id, token, f"createSecret stored no value in version {token}")
+        # Whatever happens here, the error that ended the step is the one raised.
+        with failure_cleanup_scope():
+            try:
+                stored = _raw_value(ctx, secret_id, token, AWSPENDING) is not None
+            except Exception as check:  # noqa: BLE001 - logged by type and code; the step's own error follows
+                logger.error("could not check the pending version", extra={"reason": aws.error_code(check)})
+            else:
+                if not stored:
+                    _abandon(ctx, secret_id, token, f"createSecret stored no value in version {token}")
         raise
 
 

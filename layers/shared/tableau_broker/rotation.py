@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from botocore.exceptions import ClientError
+
+from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.errors import MalformedSecret
 from tableau_broker.signing_secret import parse_connected_app_secret, read_connected_app_secret
@@ -133,6 +136,12 @@ class VersionStages:
 
     def to_json(self) -> dict[str, list[str]]:
         return {version: list(stages) for version, stages in self.versions.items()}
+
+
+def is_not_found(exc: ClientError) -> bool:
+    """A read of a version Secrets Manager labelled but nobody stored a value in. Matched by error code, not by
+    ``client.exceptions``: the budgeted client may raise from another boto3 client, whose classes differ."""
+    return aws.error_code(exc) == "ResourceNotFoundException"
 
 
 def abandon_pending_version(client: SecretsManagerClient, secret_id: str, version_id: str) -> bool:
@@ -325,7 +334,9 @@ def rotation_status(
         try:
             pending = read_connected_app_secret(client, secret_id, stage=AWSPENDING, version_id=pending_version)
             pending_secret_id = pending.secret_id
-        except client.exceptions.ResourceNotFoundException:
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
             pending_secret_id = None  # a rotation started but createSecret has not stored a value (yet)
     admin = read_admin_credentials(client, admin_secret_id)
     rest = TableauRestClient.for_admin(admin, path_family=path_family, timeout_seconds=timeout_seconds)

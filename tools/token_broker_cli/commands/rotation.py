@@ -65,8 +65,9 @@ def register(commands: Subparsers, parents: Parents) -> None:
         description="Ask Secrets Manager to rotate the secret at once (RotateSecret): it runs createSecret, "
         "setSecret, testSecret and finishSecret with the scheduled rotation function. Refused when rotation is "
         "not enabled on the secret. A stale AWSPENDING left by an unfinished or failed rotation is cleared first "
-        "(Secrets Manager refuses to start a rotation while it is there). Tableau holds two secrets per app at most: within the grace period of the "
-        "last rotation createSecret refuses and revokes nothing; 'revoke-previous' makes room.",
+        "(Secrets Manager refuses to start a rotation while it is there). Tableau holds two secrets per app at "
+        "most: within the grace period of the last rotation createSecret refuses and revokes nothing; "
+        "'revoke-previous' makes room.",
     )
     rotate.set_defaults(handler=cmd_rotate_now)
 

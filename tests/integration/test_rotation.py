@@ -570,6 +570,28 @@ def test_test_and_finish_out_of_order_never_promote_an_unusable_version(world: W
     assert world.stage_secret(AWSCURRENT).secret_id != world.initial.secret_id
 
 
+# --- the emulation of AWS's rule -------------------------------------------------------------------------------
+
+
+def test_secrets_manager_refuses_to_start_a_rotation_while_one_is_unfinished(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AWS: while AWSPENDING sits on a version that is not AWSCURRENT, RotateSecret fails (secretsmanager_rules)
+    first = world.begin()
+    with pytest.raises(world.sm.exceptions.InvalidRequestException, match="previous rotation isn't complete"):
+        world.begin()
+    assert world.version(AWSPENDING) == first
+    # AWSPENDING left on the current version (a finished rotation, as AWS allows) does not block
+    world.run(first)
+    world.sm.update_secret_version_stage(SecretId=world.secret_arn, VersionStage=AWSPENDING, MoveToVersionId=first)
+    world.clock.advance(GRACE + 1)
+    assert world.rotate() != first
+    # moto alone is more lenient: it moves AWSPENDING to the new version, hiding a rotation AWS would block
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", secretsmanager_rules._moto_rotate_secret)
+    stuck = world.begin()
+    assert world.begin() != stuck
+
+
 # --- guards ------------------------------------------------------------------------------------------------
 
 

@@ -23,9 +23,9 @@ from moto.secretsmanager.exceptions import InvalidRequestException
 from moto.secretsmanager.models import SecretsManagerBackend
 
 PREVIOUS_ROTATION_NOT_COMPLETE: Final = "A previous rotation isn't complete. That rotation will be reattempted."
-_MARK: Final = "_tableau_broker_aws_rotation_rule"
 
-_moto_rotate_secret: Any = SecretsManagerBackend.rotate_secret
+# moto's own method, captured when this module is first imported (before anything patches it)
+moto_rotate_secret: Any = SecretsManagerBackend.rotate_secret
 
 
 def unfinished_rotation(backend: SecretsManagerBackend, secret_id: str) -> str | None:
@@ -49,14 +49,7 @@ def rotate_secret_as_aws(self: SecretsManagerBackend, secret_id: str, *args: Any
             stages = version.get("version_stages", [])
             if "AWSPENDING" in stages and "AWSCURRENT" in stages:
                 stages.remove("AWSPENDING")
-    return _moto_rotate_secret(self, secret_id, *args, **kwargs)
-
-
-setattr(rotate_secret_as_aws, _MARK, True)
-
-
-def installed() -> bool:
-    return bool(getattr(SecretsManagerBackend.rotate_secret, _MARK, False))
+    return moto_rotate_secret(self, secret_id, *args, **kwargs)
 
 
 def install() -> None:

@@ -587,7 +587,7 @@ def test_secrets_manager_refuses_to_start_a_rotation_while_one_is_unfinished(
     world.clock.advance(GRACE + 1)
     assert world.rotate() != first
     # moto alone is more lenient: it moves AWSPENDING to the new version, hiding a rotation AWS would block
-    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", secretsmanager_rules._moto_rotate_secret)
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", secretsmanager_rules.moto_rotate_secret)
     stuck = world.begin()
     assert world.begin() != stuck
 

@@ -781,10 +781,18 @@ def restored_process_state() -> Iterator[None]:
         handler.reset_runtime()
 
 
+@pytest.mark.parametrize("interrupted_before", [False, True])
 def test_make_rotate_against_a_running_stack(
-    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], restored_process_state: None
+    world: World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    restored_process_state: None,
+    interrupted_before: bool,
 ) -> None:
     from local_stack.rotate import main
+
+    # An earlier `make rotate` interrupted after RotateSecret leaves AWSPENDING on an empty version
+    stale = world.begin() if interrupted_before else None
 
     state_file = tmp_path / "stack.json"
     state_file.write_text(
@@ -806,4 +814,5 @@ def test_make_rotate_against_a_running_stack(
         assert f"{number}. {step} done" in out
     assert f"Tableau holds secret IDs: {world.initial.secret_id}, {current.secret_id}" in out
     assert f"AWSCURRENT -> {current.secret_id}" in out
+    assert (f"cleared a stale AWSPENDING from version {stale}" in out) is interrupted_before
     assert_no_secret_in(world, out, (tmp_path / "rotation.log").read_text())

@@ -137,6 +137,7 @@ class LocalStack:
     def start(self) -> StackInfo:
         from moto.server import ThreadedMotoServer
 
+        from local_stack import secretsmanager_rules
         from tableau_emulator import EmulatorState, ensure_embedding_bundle, serve
 
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +146,7 @@ class LocalStack:
         ensure_embedding_bundle()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
+        secretsmanager_rules.install()  # RotateSecret refuses while a rotation is unfinished, as in AWS
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.moto, verbose=False)
         self._moto.start()
         moto_url = f"http://127.0.0.1:{self._moto._server.server_port}"

@@ -31,6 +31,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--allow-origin", action="append", default=[], metavar="ORIGIN", help="extra CORS origin (your own SPA)"
     )
+    parser.add_argument(
+        "--issuer-type",
+        choices=["ORIGINAL", "UPDATED"],
+        default="ORIGINAL",
+        help="the emulated pool's IssuerConfiguration (the template's UserPoolIssuerType)",
+    )
     return parser.parse_args(argv)
 
 
@@ -47,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     stack = LocalStack(
-        ports, state_file=args.state_file, log_file=args.log_file, extra_origins=tuple(args.allow_origin)
+        ports,
+        state_file=args.state_file,
+        log_file=args.log_file,
+        extra_origins=tuple(args.allow_origin),
+        issuer_type=args.issuer_type,
     )
     try:
         info = stack.start()

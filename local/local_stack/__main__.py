@@ -37,6 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FD",
         help="write 'ready' to this inherited file descriptor (a pipe) once the stack serves, then close it",
     )
+    parser.add_argument(
+        "--issuer-type",
+        choices=["ORIGINAL", "UPDATED"],
+        default="ORIGINAL",
+        help="the emulated pool's IssuerConfiguration (the template's UserPoolIssuerType)",
+    )
     return parser.parse_args(argv)
 
 
@@ -53,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     stack = LocalStack(
-        ports, state_file=args.state_file, log_file=args.log_file, extra_origins=tuple(args.allow_origin)
+        ports,
+        state_file=args.state_file,
+        log_file=args.log_file,
+        extra_origins=tuple(args.allow_origin),
+        issuer_type=args.issuer_type,
     )
     try:
         info = stack.start()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from local_stack.template import Template
+from tableau_broker.config import cognito_issuer
 from tableau_broker.entitlements import tenant_key, user_key
 from tableau_broker.signing_secret import ConnectedAppSecret
 
@@ -22,13 +23,42 @@ class UserPool:
     pool_id: str
     client_id: str
     region: str
+    issuer_type: str = "ORIGINAL"
 
     @property
     def issuer(self) -> str:
-        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.pool_id}"
+        return cognito_issuer(self.issuer_type, self.region, self.pool_id)
 
 
-def create_user_pool(cognito: CognitoIdentityProviderClient, name: str, *, region: str) -> UserPool:
+# Pools (by ID) whose tokens name the UPDATED issuer. moto implements only ORIGINAL, but Cognito's
+# IssuerConfiguration (CreateUserPool / AWS::Cognito::UserPool) lets a pool issue
+# https://issuer-cognito-idp.<primary region>.amazonaws.com/<pool id>; the emulation below does what AWS documents.
+_UPDATED_ISSUER_POOLS: dict[str, str] = {}
+
+
+def _emulate_updated_issuer() -> None:
+    """Wrap moto's token minting (in this process, server mode included) once: UPDATED pools get their issuer."""
+    from moto.cognitoidp.models import CognitoIdpUserPool
+
+    original = CognitoIdpUserPool.create_jwt
+    if getattr(original, "_updated_issuer", False):
+        return
+
+    def create_jwt(self: Any, *args: Any, **kwargs: Any) -> Any:
+        issuer = _UPDATED_ISSUER_POOLS.get(self.id)
+        if issuer is not None:
+            kwargs["extra_data"] = {**(kwargs.get("extra_data") or {}), "iss": issuer}
+        return original(self, *args, **kwargs)
+
+    create_jwt._updated_issuer = True  # type: ignore[attr-defined]
+    CognitoIdpUserPool.create_jwt = create_jwt  # type: ignore[method-assign]
+
+
+def create_user_pool(
+    cognito: CognitoIdentityProviderClient, name: str, *, region: str, issuer_type: str = "ORIGINAL"
+) -> UserPool:
+    if issuer_type not in ("ORIGINAL", "UPDATED"):
+        raise ValueError("issuer_type must be ORIGINAL or UPDATED")
     pool_id = cognito.create_user_pool(
         PoolName=name,
         AutoVerifiedAttributes=["email"],
@@ -36,7 +66,11 @@ def create_user_pool(cognito: CognitoIdentityProviderClient, name: str, *, regio
         Policies={"PasswordPolicy": {"MinimumLength": 12, "RequireNumbers": True, "RequireSymbols": True}},
     )["UserPool"]["Id"]
     client_id = create_app_client(cognito, pool_id, "spa")
-    return UserPool(pool_id=pool_id, client_id=client_id, region=region)
+    pool = UserPool(pool_id=pool_id, client_id=client_id, region=region, issuer_type=issuer_type)
+    if issuer_type == "UPDATED":
+        _emulate_updated_issuer()
+        _UPDATED_ISSUER_POOLS[pool_id] = pool.issuer
+    return pool
 
 
 def create_app_client(cognito: CognitoIdentityProviderClient, pool_id: str, name: str) -> str:

@@ -122,8 +122,10 @@ class LocalStack:
         state_file: Path = REPO_ROOT / ".local" / "stack.json",
         log_file: Path = REPO_ROOT / ".local" / "broker.log",
         extra_origins: tuple[str, ...] = (),
+        issuer_type: str = "ORIGINAL",
     ) -> None:
         self.ports = ports or Ports()
+        self.issuer_type = issuer_type  # the pool's IssuerConfiguration: ORIGINAL or UPDATED
         self.state_file = state_file
         self.log_file = log_file
         self.extra_origins = extra_origins
@@ -164,7 +166,9 @@ class LocalStack:
         dynamodb = session.client("dynamodb")
         secretsmanager = session.client("secretsmanager")
 
-        pool = aws_resources.create_user_pool(cognito, "tableau-token-broker-local", region=REGION)
+        pool = aws_resources.create_user_pool(
+            cognito, "tableau-token-broker-local", region=REGION, issuer_type=self.issuer_type
+        )
         table = aws_resources.create_entitlements_table(self.template, dynamodb, TABLE_NAME)
 
         tenant_attribute = self.template.parameter_defaults()["TenantAttributeName"]
@@ -222,6 +226,7 @@ class LocalStack:
             "EntitlementsTable": table,
             "ConnectedAppSecret": secret_arn,
             "UserPoolId": pool.pool_id,
+            "UserPoolIssuerType": self.issuer_type,
             "UserPoolClientIds": [pool.client_id],
             "AllowedOrigins": list(origins),
             "ApiAccessLogGroup.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:local",

@@ -1,7 +1,7 @@
 """Reads ``template.yaml`` so local resources and tests are built from the deployed definitions.
 
-Only the intrinsic functions the template uses are resolved (Ref, Sub, Join, Split, If, GetAtt); an
-unsupported one raises instead of guessing.
+Only the intrinsic functions the template uses are resolved (Ref, Sub, Join, Split, Select, If, GetAtt, and
+the condition functions Equals, Not, Condition); an unsupported one raises instead of guessing.
 """
 
 from __future__ import annotations
@@ -106,7 +106,28 @@ class Template:
             return {k: self.resolve(v, refs) for k, v in value.items()}
         return value
 
+    def condition(self, name: str, refs: Mapping[str, Any]) -> bool:
+        try:
+            definition = self.doc.get("Conditions", {})[name]
+        except KeyError:
+            raise TemplateError(f"template has no condition {name}") from None
+        return bool(self.resolve(definition, refs))
+
     def _resolve_tag(self, tag: Tag, refs: Mapping[str, Any]) -> Any:
+        if tag.name == "If":
+            name, when_true, when_false = tag.value
+            return self.resolve(when_true if self.condition(name, refs) else when_false, refs)
+        if tag.name == "Condition":
+            return self.condition(tag.value, refs)
+        if tag.name == "Equals":
+            left, right = (self.resolve(item, refs) for item in tag.value)
+            return left == right
+        if tag.name == "Not":
+            (inner,) = tag.value
+            return not self.resolve(inner, refs)
+        if tag.name == "Select":
+            index, items = tag.value
+            return self.resolve(items, refs)[int(self.resolve(index, refs))]
         if tag.name == "Ref":
             if tag.value not in refs:
                 raise TemplateError(f"no value for Ref {tag.value}")

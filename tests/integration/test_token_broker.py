@@ -400,20 +400,6 @@ def test_logs_never_contain_tokens_secrets_or_authorization_headers(stack: Broke
     assert "eyJ" not in output  # no JWT header of any kind
 
 
-def test_jwks_is_fetched_once_per_container(stack: BrokerStack, monkeypatch: pytest.MonkeyPatch) -> None:
-    fetches: list[str] = []
-    original = jwt.PyJWKClient.fetch_data
-
-    def counting(self: jwt.PyJWKClient) -> Any:
-        fetches.append(self.uri)
-        return original(self)
-
-    monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", counting)
-    for name in ("alice", "bob", "alice"):
-        assert stack.invoke(stack.bearer_event(stack.cognito_tokens(name)["access_token"]))[0] == 200
-    assert fetches == [stack.env["COGNITO_JWKS_URL"]]
-
-
 def _emf_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
 

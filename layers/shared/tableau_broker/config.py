@@ -7,27 +7,35 @@ call ``get_settings.cache_clear()`` after changing the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from tableau_broker.errors import ConfigurationError
 from tableau_broker.scopes import DEFAULT_EMBED_SCOPES, EMBED_SCOPES, RETIRED_EMBED_SCOPES
+from tableau_broker.urls import service_url_problem
 
 MAX_TOKEN_LIFETIME_SECONDS = 600  # Tableau Cloud's fixed maximum; Tableau Server's default.
 TOKEN_USE_KINDS = frozenset({"id", "access"})
+# A user pool's IssuerConfiguration.Type: the host its tokens' ``iss`` names.
+ISSUER_HOSTS = {"ORIGINAL": "cognito-idp", "UPDATED": "issuer-cognito-idp"}
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+_USER_POOL_ID = re.compile(r"([a-z]{2}(-[a-z]+)+-[0-9]{1,2})_[0-9A-Za-z]+")
 
 
 @dataclass(frozen=True)
 class CognitoSettings:
     user_pool_id: str
-    region: str
-    issuer: str
+    region: str  # the pool's (primary) region
+    issuer: str  # the primary issuer: the one API Gateway's JWT authorizer is configured with
+    issuers: frozenset[str]  # every accepted ``iss``, compared exactly (the primary plus ORIGINAL replicas)
     jwks_url: str
     app_client_ids: frozenset[str]
     token_use: frozenset[str]
     jwks_timeout_seconds: float
     jwks_cache_seconds: int
+    clock_tolerance_seconds: int  # one tolerance for exp, nbf and iat (see identity.check_times)
 
 
 @dataclass(frozen=True)
@@ -69,26 +77,63 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def cognito_issuer(issuer_type: str, region: str, user_pool_id: str) -> str:
+    """``iss`` of a pool's tokens: ORIGINAL names the issuing region, UPDATED the pool's primary region."""
+    return f"https://{ISSUER_HOSTS[issuer_type]}.{region}.amazonaws.com/{user_pool_id}"
+
+
+def _region(value: str, name: str) -> str:
+    if not _REGION.fullmatch(value):
+        raise ConfigurationError(f"{name} is not an AWS region name")
+    return value
+
+
+def _issuers(env: Mapping[str, str], user_pool_id: str, region: str) -> tuple[str, ...]:
+    """The primary issuer first. With ORIGINAL, each replica region issues under its own name; with UPDATED
+    every region issues under the primary's, so replicas add nothing."""
+    if env.get("COGNITO_ISSUER", "").strip():
+        raise ConfigurationError("COGNITO_ISSUER was replaced by COGNITO_ISSUERS (an exact, comma-separated list)")
+    explicit = _csv(env.get("COGNITO_ISSUERS", ""))
+    if explicit:
+        for issuer in explicit:
+            if not issuer.startswith("https://") or service_url_problem(issuer) or issuer.endswith("/"):
+                raise ConfigurationError("COGNITO_ISSUERS must list https URLs without a trailing slash")
+        return tuple(dict.fromkeys(explicit))
+    issuer_type = env.get("COGNITO_ISSUER_TYPE", "").strip().upper() or "ORIGINAL"
+    if issuer_type not in ISSUER_HOSTS:
+        raise ConfigurationError("COGNITO_ISSUER_TYPE must be ORIGINAL or UPDATED")
+    primary = cognito_issuer(issuer_type, region, user_pool_id)
+    replicas = [_region(r, "COGNITO_REPLICA_REGIONS") for r in _csv(env.get("COGNITO_REPLICA_REGIONS", ""))]
+    if issuer_type == "UPDATED":
+        return (primary,)
+    return tuple(dict.fromkeys([primary, *(cognito_issuer(issuer_type, r, user_pool_id) for r in replicas)]))
+
+
 def cognito_settings_from_env(env: Mapping[str, str]) -> CognitoSettings:
     user_pool_id = _required(env, "COGNITO_USER_POOL_ID")
-    region = env.get("COGNITO_REGION", "").strip() or user_pool_id.split("_", 1)[0]
-    issuer = env.get("COGNITO_ISSUER", "").strip() or f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
-    jwks_url = env.get("COGNITO_JWKS_URL", "").strip() or f"{issuer}/.well-known/jwks.json"
+    pool_id_match = _USER_POOL_ID.fullmatch(user_pool_id)
+    if not pool_id_match:
+        raise ConfigurationError("COGNITO_USER_POOL_ID is not a user pool ID (<region>_<id>)")
+    region = _region(env.get("COGNITO_REGION", "").strip() or pool_id_match.group(1), "COGNITO_REGION")
+    issuers = _issuers(env, user_pool_id, region)
+    jwks_url = env.get("COGNITO_JWKS_URL", "").strip() or f"{issuers[0]}/.well-known/jwks.json"
     client_ids = frozenset(_csv(_required(env, "COGNITO_APP_CLIENT_IDS")))
     token_use = frozenset(_csv(env.get("COGNITO_TOKEN_USE", "id,access")))
     if not token_use or not token_use <= TOKEN_USE_KINDS:
         raise ConfigurationError("COGNITO_TOKEN_USE must list 'id' and/or 'access'")
-    if not jwks_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+    if service_url_problem(jwks_url):
         raise ConfigurationError("COGNITO_JWKS_URL must be https (plain http only on loopback)")
     return CognitoSettings(
         user_pool_id=user_pool_id,
         region=region,
-        issuer=issuer.rstrip("/"),
+        issuer=issuers[0],
+        issuers=frozenset(issuers),
         jwks_url=jwks_url,
         app_client_ids=client_ids,
         token_use=token_use,
         jwks_timeout_seconds=_int(env, "JWKS_TIMEOUT_SECONDS", 3, minimum=1, maximum=10),
         jwks_cache_seconds=_int(env, "JWKS_CACHE_SECONDS", 3600, minimum=60, maximum=86400),
+        clock_tolerance_seconds=_int(env, "COGNITO_CLOCK_TOLERANCE_SECONDS", 5, minimum=0, maximum=60),
     )
 
 

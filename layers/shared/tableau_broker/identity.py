@@ -4,22 +4,46 @@ API Gateway's JWT authorizer checks signature, ``iss``, ``exp`` and ``aud``/``cl
 ``token_use``; REST API Cognito authorizers check less still. We re-check every claim we rely on. When an
 event carries no authorizer claims (a route without an authorizer, a Function URL, a direct invoke) the
 ``Authorization: Bearer`` token is verified here against the pool's JWKS (RS256 only).
+
+Time claims: one tolerance, ``CognitoSettings.clock_tolerance_seconds`` (``COGNITO_CLOCK_TOLERANCE_SECONDS``),
+applies to all of them. A token is refused when ``now >= exp + tolerance`` (RFC 7519 4.1.4: now must be
+before ``exp``), when ``nbf > now + tolerance`` or when ``iat > now + tolerance``. ``exp`` is required;
+``nbf`` and ``iat`` are checked when present. In a JWT we verified, a NumericDate must be a finite JSON
+number; only the stringified claims an API Gateway authorizer hands over may be strings, and then only plain
+decimal digits (HTTP API) or REST's ``Fri Jan 01 00:00:00 UTC 2100``.
+
+Every reason is a fixed string: no claim value ever reaches an error or a log.
 """
 
 from __future__ import annotations
 
-import threading
+import base64
+import json
+import math
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import RSAAlgorithm
 
 from tableau_broker.config import CognitoSettings
-from tableau_broker.errors import DependencyUnavailable, Unauthenticated
+from tableau_broker.errors import Unauthenticated
+from tableau_broker.jwks import JwksCache
 
-CLOCK_LEEWAY_SECONDS = 30  # tolerance for exp on gateway-verified claims and bearer tokens
+# 9999-12-31T23:59:59Z: a NumericDate beyond it is not a date a pool issues.
+MAX_NUMERIC_DATE = 253_402_300_799
+MAX_SUB_LENGTH = 256
+_DIGITS = re.compile(r"[0-9]{1,12}")
+_REST_DATE = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC [0-9]{4}"
+)
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
 
 
 @dataclass(frozen=True)
@@ -60,90 +84,138 @@ def _bearer_token(event: Mapping[str, Any]) -> str | None:
     return token.strip()
 
 
-def _epoch(value: object) -> float | None:
-    """``exp`` arrives as a number, a numeric string (HTTP API) or 'Thu Nov 23 03:07:05 UTC 2026' (REST API)."""
+def numeric_date(value: object, *, from_gateway: bool) -> float | None:
+    """A NumericDate, or None. A finite JSON number always; from a gateway also its string forms."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        try:
-            return datetime.strptime(text.replace("UTC", "+0000"), "%a %b %d %H:%M:%S %z %Y").timestamp()
-        except ValueError:
-            return None
-    return None
+    number: float | None = None
+    if isinstance(value, int):
+        number = float(value) if abs(value) <= MAX_NUMERIC_DATE else None
+    elif isinstance(value, float):
+        number = value if math.isfinite(value) else None
+    elif isinstance(value, str) and from_gateway:
+        if _DIGITS.fullmatch(value):
+            number = float(int(value))
+        elif _REST_DATE.fullmatch(value):
+            try:
+                parsed = datetime.strptime(value, "%a %b %d %H:%M:%S UTC %Y").replace(tzinfo=UTC)
+            except ValueError:
+                return None
+            number = parsed.timestamp()
+    if number is None or not 0 <= number <= MAX_NUMERIC_DATE:
+        return None
+    return number
 
 
-def identity_from_claims(claims: Mapping[str, Any], settings: CognitoSettings, *, now: float) -> CallerIdentity:
-    """Check what the gateway may not have: issuer, token_use, app client, expiry. Reasons never hold values."""
-    if str(claims.get("iss", "")).rstrip("/") != settings.issuer:
+def check_times(claims: Mapping[str, Any], *, tolerance: float, now: float, from_gateway: bool) -> None:
+    exp = numeric_date(claims.get("exp"), from_gateway=from_gateway)
+    if exp is None:
+        raise Unauthenticated("invalid_exp")
+    if now >= exp + tolerance:
+        raise Unauthenticated("expired")
+    for name, reason in (("nbf", "not_yet_valid"), ("iat", "issued_in_future")):
+        if name not in claims:
+            continue
+        value = numeric_date(claims[name], from_gateway=from_gateway)
+        if value is None:
+            raise Unauthenticated(f"invalid_{name}")
+        if value > now + tolerance:
+            raise Unauthenticated(reason)
+
+
+def _valid_sub(value: object) -> str:
+    """``sub`` keys a DynamoDB item (``USER#<sub>``): no key delimiter, no control character."""
+    if not isinstance(value, str) or not value or len(value) > MAX_SUB_LENGTH or value != value.strip():
+        raise Unauthenticated("invalid_sub")
+    if "#" in value or any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise Unauthenticated("invalid_sub")
+    return value
+
+
+def identity_from_claims(
+    claims: Mapping[str, Any], settings: CognitoSettings, *, now: float, from_gateway: bool = True
+) -> CallerIdentity:
+    """Check what the gateway may not have: issuer, token_use, app client, times, sub.
+
+    ``from_gateway``: the claims were stringified by an API Gateway authorizer; False for a JWT we verified.
+    """
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or issuer not in settings.issuers:
         raise Unauthenticated("wrong_issuer")
     token_use = claims.get("token_use")
-    if token_use not in settings.token_use:
+    if not isinstance(token_use, str) or token_use not in settings.token_use:
         raise Unauthenticated("wrong_token_use")
     client_id = claims.get("aud") if token_use == "id" else claims.get("client_id")  # nosec B105  # a claim value
     if not isinstance(client_id, str) or client_id not in settings.app_client_ids:
         raise Unauthenticated("wrong_client")
-    exp = _epoch(claims.get("exp"))
-    if exp is None or exp + CLOCK_LEEWAY_SECONDS < now:
-        raise Unauthenticated("expired")
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub.strip():
-        raise Unauthenticated("missing_sub")
+    check_times(claims, tolerance=settings.clock_tolerance_seconds, now=now, from_gateway=from_gateway)
+    sub = _valid_sub(claims.get("sub"))
     username = claims.get("cognito:username") if token_use == "id" else claims.get("username")  # nosec B105  # a claim value
     return CallerIdentity(
         sub=sub, token_use=token_use, client_id=client_id, username=username if isinstance(username, str) else None
     )
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member")
+    return result
+
+
+def _reject_constant(_: str) -> object:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def _segment(text: str) -> bytes:
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json_object(segment: str) -> dict[str, Any]:
+    value = json.loads(
+        _segment(segment).decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
+    )
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
 class JwksVerifier:
-    """Verifies Cognito-issued RS256 tokens; the key set is fetched lazily and cached per container."""
+    """Verifies Cognito-issued RS256 tokens against the pool's key set (cached per container)."""
 
     def __init__(self, settings: CognitoSettings) -> None:
         self._settings = settings
-        self._lock = threading.Lock()
-        self._client: jwt.PyJWKClient | None = None
-
-    def _jwk_client(self) -> jwt.PyJWKClient:
-        with self._lock:
-            if self._client is None:
-                self._client = jwt.PyJWKClient(
-                    self._settings.jwks_url,
-                    cache_keys=True,
-                    lifespan=self._settings.jwks_cache_seconds,
-                    timeout=int(self._settings.jwks_timeout_seconds),
-                )
-            return self._client
+        self._keys = JwksCache(
+            settings.jwks_url,
+            lifespan_seconds=settings.jwks_cache_seconds,
+            timeout_cap_seconds=settings.jwks_timeout_seconds,
+        )
 
     def verify(self, token: str, *, now: float) -> CallerIdentity:
+        # Header and payload are parsed strictly before any network call: garbage never costs a JWKS fetch.
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            header_b64, payload_b64, signature_b64 = token.split(".")
+            header = _json_object(header_b64)
+            claims = _json_object(payload_b64)
+            signature = _segment(signature_b64)
+        except (ValueError, RecursionError):
             raise Unauthenticated("malformed_token") from None
         if header.get("alg") != "RS256":
             raise Unauthenticated("algorithm_not_allowed")
-        try:
-            key = self._jwk_client().get_signing_key_from_jwt(token)
-        except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError):
-            raise DependencyUnavailable("jwks_unreachable", dependency="jwks") from None
-        except jwt.PyJWKClientError:
-            raise Unauthenticated("unknown_signing_key") from None
-        try:
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=["RS256"],
-                # iss, token_use, client and exp are checked below with the same code as gateway claims.
-                options={"verify_aud": False, "verify_exp": False, "require": ["exp", "iss", "sub", "token_use"]},
-            )
-        except jwt.PyJWTError:
-            raise Unauthenticated("invalid_token") from None
-        return identity_from_claims(claims, self._settings, now=now)
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthenticated("missing_kid")
+        jwk = self._keys.signing_key(kid)
+        key = jwk.key
+        if jwk.key_type != "RSA" or not isinstance(key, RSAPublicKey) or jwk.algorithm_name != "RS256":
+            raise Unauthenticated("signing_key_not_rsa")
+        if jwk.public_key_use not in (None, "sig"):
+            raise Unauthenticated("signing_key_not_for_signatures")
+        if not _RS256.verify(f"{header_b64}.{payload_b64}".encode("ascii"), key, signature):
+            raise Unauthenticated("invalid_signature")
+        return identity_from_claims(claims, self._settings, now=now, from_gateway=False)
 
 
 def resolve_caller(

@@ -1,4 +1,5 @@
-"""The one rule for a Tableau base URL, shared by entitlements, the REST client and the CLI."""
+"""The one rule for a URL the broker calls out to (a Tableau base URL, the Cognito JWKS endpoint), shared by
+entitlements, the REST client, the identity settings and the CLI."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from urllib.parse import urlsplit
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def tableau_url_problem(url: str) -> str | None:
-    """Why ``url`` is not an acceptable Tableau base URL, or None.
+def service_url_problem(url: str) -> str | None:
+    """Why ``url`` is not an acceptable URL for an outbound call, or None.
 
     https only (plain http for a loopback emulator); no credentials, query or fragment. Parsed, not
     prefix-matched: ``http://localhost.attacker.example`` is not loopback.
@@ -26,3 +27,8 @@ def tableau_url_problem(url: str) -> str | None:
     if parts.username or parts.password or parts.query or parts.fragment:
         return "must not contain credentials, a query or a fragment"
     return None
+
+
+def tableau_url_problem(url: str) -> str | None:
+    """Why ``url`` is not an acceptable Tableau base URL, or None (the outbound-URL rule)."""
+    return service_url_problem(url)

@@ -70,14 +70,40 @@ STRICTER_RULES: tuple[StricterRule, ...] = (
     StricterRule(
         "crit_understood",
         "RFC 7515 section 4.1.11: a recipient MUST reject a JWS whose crit header names an extension it does not "
-        "understand. PyJWT (the broker's decoder) does; aws-jwt-verify ignores crit.",
+        "understand. The broker understands none and rejects any crit; aws-jwt-verify ignores crit.",
         _is("header", "crit_unknown_extension"),
     ),
     StricterRule(
         "canonical_base64url",
-        "RFC 4648 section 3.5 lets a decoder reject non-zero pad bits; PyJWT does, so one signature has one "
+        "RFC 4648 section 3.5 lets a decoder reject non-zero pad bits; the broker does, so one signature has one "
         "spelling (no token malleability). aws-jwt-verify's decoder drops the bits and accepts either spelling.",
         _is("signature", "noncanonical_last_char"),
+    ),
+    StricterRule(
+        "unpadded_base64url",
+        "RFC 7515 section 2: JWS segments are base64url with all trailing '=' omitted. The broker accepts that "
+        "one spelling only; aws-jwt-verify also decodes a padded signature.",
+        _is("signature", "base64_padding"),
+    ),
+    StricterRule(
+        "numeric_date_in_range",
+        "Cognito stamps exp, iat and nbf with the current time. A NumericDate before 1970 or after year 9999 is "
+        "no real token's and cannot be represented as a date downstream, so the broker refuses it; aws-jwt-verify "
+        "compares any finite number.",
+        lambda case: _is("exp", "huge_finite")(case) or _is("iat", "negative")(case) or _is("nbf", "negative")(case),
+    ),
+    StricterRule(
+        "unique_claim_names",
+        "RFC 7519 section 4 and RFC 7515 section 4: duplicate member names MUST be rejected or resolved to the "
+        "last one. Two different sub or token_use values are an attempt to make two parsers see two identities, "
+        "so the broker rejects; aws-jwt-verify's JSON.parse keeps the last.",
+        _is("payload", "duplicate_sub", "duplicate_token_use"),
+    ),
+    StricterRule(
+        "sub_length",
+        "A Cognito sub is a 36-character UUID and becomes a DynamoDB key; the broker refuses one over 256 "
+        "characters. aws-jwt-verify accepts any string.",
+        _is("sub", "long"),
     ),
 )
 

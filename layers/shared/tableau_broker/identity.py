@@ -168,9 +168,14 @@ def _reject_constant(_: str) -> object:
 
 
 def _segment(text: str) -> bytes:
+    """Canonical unpadded base64url only (RFC 7515 section 2): one spelling per value, so a token cannot be
+    re-spelled (non-zero pad bits, '=' padding) into another string that still verifies."""
     if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 def _json_object(segment: str) -> dict[str, Any]:
@@ -204,6 +209,9 @@ class JwksVerifier:
             raise Unauthenticated("malformed_token") from None
         if header.get("alg") != "RS256":
             raise Unauthenticated("algorithm_not_allowed")
+        if "crit" in header:
+            # RFC 7515 section 4.1.11: extensions listed in crit MUST be understood; this verifier knows none.
+            raise Unauthenticated("critical_header_not_understood")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise Unauthenticated("missing_kid")

@@ -149,7 +149,7 @@ def test_attack_header_injection(
     attacker_jwk = _public_jwk(attacker, "attacker")
     key_server.document = {"keys": [attacker_jwk]}
     base = {"alg": "RS256", "typ": "JWT"}
-    pool_signed = {
+    pool_signed: dict[str, dict[str, Any]] = {
         "kid-missing": {},
         "kid-empty": {"kid": ""},
         "kid-number": {"kid": 1},
@@ -160,7 +160,7 @@ def test_attack_header_injection(
         "crit-not-a-list": {"kid": tokens.POOL_KID, "crit": "x-hostile", "x-hostile": True},
         "b64-false": {"kid": tokens.POOL_KID, "b64": False, "crit": ["b64"]},
     }
-    attacker_signed = {
+    attacker_signed: dict[str, dict[str, Any]] = {
         "kid-unknown": {"kid": "attacker"},
         "kid-path-traversal": {"kid": "../../../../dev/null"},
         "kid-sql": {"kid": "x' UNION SELECT 'key' --"},
@@ -172,12 +172,12 @@ def test_attack_header_injection(
     }
     if case in ("kid-ec-key-in-set", "kid-oct-key-in-set"):
         # The broker's own key set (here served from loopback) holds a non-RSA key next to the pool's RSA key.
-        from jwt.algorithms import ECAlgorithm
+        from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
         ec_key = ec.generate_private_key(ec.SECP256R1())
         ec_jwk = {**json.loads(ECAlgorithm.to_jwk(ec_key.public_key())), "kid": "ec-key", "use": "sig"}
         oct_jwk = {"kty": "oct", "k": tokens.b64url(b"shared-secret-of-32-bytes-length!"), "kid": "oct-key"}
-        pool_jwk = {**json.loads(tokens.RSAAlgorithm.to_jwk(tokens.pool_public_key())), "kid": tokens.POOL_KID}
+        pool_jwk = {**json.loads(RSAAlgorithm.to_jwk(tokens.pool_public_key())), "kid": tokens.POOL_KID}
         key_server.document = {"keys": [pool_jwk, ec_jwk, oct_jwk]}
         monkeypatch.setenv("COGNITO_JWKS_URL", f"{key_server.url}/.well-known/jwks.json")
         handler.reset_runtime()
@@ -351,7 +351,7 @@ def test_attack_payload_structure(stack: BrokerStack, invoke: Invoke, case: str)
 
 def _authorization(case: str, valid: str, forged: str) -> dict[str, Any] | list[Any] | None:
     basic = base64.b64encode(b"alice@acme.example:Correct-Horse-9-Battery").decode()
-    return {
+    variants: dict[str, dict[str, Any] | list[Any] | None] = {
         "basic-credentials": {"authorization": f"Basic {basic}"},
         "basic-with-token": {"authorization": f"Basic {valid}"},
         "empty": {"authorization": ""},
@@ -370,7 +370,8 @@ def _authorization(case: str, valid: str, forged: str) -> dict[str, Any] | list[
         "value-is-list": {"authorization": [f"Bearer {valid}"]},
         "headers-is-list": [["authorization", f"Bearer {valid}"]],
         "headers-is-null": None,
-    }[case]
+    }
+    return variants[case]
 
 
 AUTHORIZATION_CASES = [

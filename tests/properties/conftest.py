@@ -10,6 +10,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import pytest
@@ -47,7 +48,7 @@ CLIENT_ID = "propertyclient0000000000001"
 
 @dataclass
 class Deployment:
-    dynamodb: object
+    dynamodb: Any
     table: str
     secret: ConnectedAppSecret
     issuer: str

@@ -283,6 +283,7 @@ def event_for(scenario: Scenario, deployment: Deployment, now: float) -> dict[st
     }
     if scenario.mutation is not None:
         claims = MUTATIONS[scenario.mutation](claims, now)
+    event: dict[str, Any]
     if scenario.shape == "http-v2":
         event = copy.deepcopy(V2_EVENT)
         event["requestContext"]["authorizer"]["jwt"]["claims"] = {k: gateway_claim_value(v) for k, v in claims.items()}
@@ -324,7 +325,7 @@ def run(deployment: Deployment, scenario: Scenario) -> tuple[int, dict[str, Any]
         return well_formed(handle(event_for(scenario, deployment, time.time())))
     finally:
         for key in keys:
-            deployment.dynamodb.delete_item(TableName=deployment.table, Key={"pk": {"S": key}})  # type: ignore[attr-defined]
+            deployment.dynamodb.delete_item(TableName=deployment.table, Key={"pk": {"S": key}})
 
 
 def entitled(scenario: Scenario) -> bool:

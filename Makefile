@@ -7,19 +7,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
+# checkov pins its own versions of libraries the dev env also uses, so it lives in its own venv, like SAM.
+CHECKOV_VENV := .tools/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 # `sam build` needs the runtime's python3.13 on PATH; pyenv machines expose it this way.
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
-.PHONY: help install build-check bench test lint typecheck template-lint unit integration e2e build deploy demo rotate bench clean
+.PHONY: help install build-check bench test lint typecheck template-lint security-scan unit integration e2e build deploy demo rotate bench security-figures clean
 
 help:
 	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"
-	@echo "make test       lint, type-check, template checks and every test"
+	@echo "make test       lint, type-check, template checks, security scans and every test"
+	@echo "make security-scan  bandit, pip-audit (layer + dev env) and checkov on template.yaml"
 	@echo "make rotate     rotate the running local stack's connected-app secret through all four steps"
 	@echo "make build      sam build (needs python3.13 on PATH)"
 	@echo "make deploy     sam deploy --guided"
 	@echo "make bench      token-path benchmark"
+	@echo "make security-figures  run the security suites and rewrite the figures in SECURITY.md"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +39,12 @@ $(SAM):
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.148'
 
-install: $(VENV)/.installed $(SAM)
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+
+install: $(VENV)/.installed $(SAM) $(CHECKOV)
 
 lint: install
 	$(BIN)/ruff check .
@@ -47,6 +57,13 @@ template-lint: install
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --template template.yaml --region us-east-1
 
+# See README "Security scans". pip-audit fails only on a known vulnerability reported by a database that answered.
+security-scan: install
+	$(BIN)/bandit -c pyproject.toml -q -r layers functions tools local
+	$(BIN)/python .ci/audit_dependencies.py lambda-layer -- -r layers/shared/requirements.txt
+	$(BIN)/python .ci/audit_dependencies.py dev-env -- --skip-editable
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
 unit: install
 	$(BIN)/pytest tests/unit
 
@@ -57,7 +74,7 @@ integration: install
 build-check: install
 	$(SAM) build --build-dir .aws-sam/check --cache-dir .aws-sam/cache --cached
 
-test: lint typecheck template-lint build-check
+test: lint typecheck template-lint security-scan build-check
 	$(BIN)/pytest
 
 build: install
@@ -79,6 +96,10 @@ e2e: install
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/token_path.py
+
+# Attack, differential, property, fault and load suites, each with a JUnit report; then SECURITY.md's figures.
+security-figures: $(VENV)/.installed
+	$(BIN)/python -m tools.security_figures $(FIGURES_ARGS)
 
 clean:
 	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from local_stack.stack import LocalStack, Ports
+from local_stack.stack import LocalStack, Ports, notify_ready
 from local_stack.template import REPO_ROOT
 
 
@@ -30,6 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-file", type=Path, default=REPO_ROOT / ".local" / "broker.log")
     parser.add_argument(
         "--allow-origin", action="append", default=[], metavar="ORIGIN", help="extra CORS origin (your own SPA)"
+    )
+    parser.add_argument(
+        "--ready-fd",
+        type=int,
+        metavar="FD",
+        help="write 'ready' to this inherited file descriptor (a pipe) once the stack serves, then close it",
     )
     return parser.parse_args(argv)
 
@@ -68,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             if not ok:
                 print("walkthrough: an expectation failed (see above)", file=sys.stderr)
         print("\nServing until Ctrl-C.", flush=True)
+        if args.ready_fd is not None:
+            notify_ready(args.ready_fd)
         stop.wait()
     finally:
         stack.stop()

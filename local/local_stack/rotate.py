@@ -29,14 +29,23 @@ import requests
 from local_stack import aws_resources
 from local_stack.lambda_runtime import LocalFunction, route_logs_to_file
 from local_stack.template import REPO_ROOT, Template
-from tableau_broker.rotation import AWSCURRENT, AWSPENDING, AWSPREVIOUS, iso, rotation_status, start_rotation
+from tableau_broker.rotation import (
+    AWSCURRENT,
+    AWSPENDING,
+    AWSPREVIOUS,
+    abandon_pending_version,
+    describe_rotation,
+    iso,
+    rotation_status,
+    start_rotation,
+)
 from tableau_broker.tableau_rest import DEFAULT_API_VERSION, DEFAULT_PATH_FAMILY
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 ROTATION_FUNCTION = "RotationFunction"
-ADMIN_SECRET_NAME = "tableau-token-broker/tableau-admin"
+ADMIN_SECRET_NAME = "tableau-token-broker/tableau-admin"  # nosec B105  # a secret's name
 STEP_ORDER = ("createSecret", "setSecret", "testSecret", "finishSecret")
 STUB_ROLE = "tableau-token-broker-rotation-local"
 AUTOMATICALLY_AFTER_DAYS = 30  # moto's stand-in for the template's ScheduleExpression
@@ -184,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     secretsmanager: SecretsManagerClient = session.client("secretsmanager", endpoint_url=endpoint)
     print(f"Rotating {info['secret_arn']}\n  before:\n{describe_state(secretsmanager, info, path_family)}", flush=True)
     function_arn = install_rotation_lambda_stub(endpoint, session)
+    _, stages = describe_rotation(secretsmanager, info["secret_arn"])
+    stale = stages.pending_version()
+    if stale is not None and abandon_pending_version(secretsmanager, info["secret_arn"], stale):
+        print(f"  cleared a stale AWSPENDING from version {stale} (a failed or unfinished rotation)", flush=True)
     token = begin_rotation(secretsmanager, info["secret_arn"], function_arn)
     print(f"  RotateSecret: new version {token} labelled AWSPENDING (rotation function {function_arn})", flush=True)
 

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import secrets
-import time
+import select
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ from tableau_broker.signing_secret import ConnectedAppSecret
 REGION = "us-east-1"
 SITE = "analytics"
 TABLE_NAME = "tableau-token-broker-entitlements"
-SECRET_NAME = "tableau-token-broker/connected-app"
+SECRET_NAME = "tableau-token-broker/connected-app"  # nosec B105  # a secret's name
 WORKBOOK, VIEW = "TenantSales", "Orders"
 ADMIN_USER = "admin@tableau.local"
 ADMIN_PAT_NAME = "token-broker-rotation"
@@ -97,7 +97,7 @@ def _isolate_from_real_aws(endpoint: str) -> None:
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",  # nosec B105  # moto's dummy key
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL": endpoint,
@@ -137,6 +137,7 @@ class LocalStack:
     def start(self) -> StackInfo:
         from moto.server import ThreadedMotoServer
 
+        from local_stack import secretsmanager_rules
         from tableau_emulator import EmulatorState, ensure_embedding_bundle, serve
 
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +146,7 @@ class LocalStack:
         ensure_embedding_bundle()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
+        secretsmanager_rules.install()  # RotateSecret refuses while a rotation is unfinished, as in AWS
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.moto, verbose=False)
         self._moto.start()
         moto_url = f"http://127.0.0.1:{self._moto._server.server_port}"
@@ -268,7 +270,7 @@ class LocalStack:
         return self.info
 
     def demo_config(self) -> dict[str, Any]:
-        assert self.info is not None
+        assert self.info is not None  # nosec B101  # type narrowing after start()
         return {
             "apiUrl": self.info.api_url,
             "cognito": {
@@ -291,7 +293,7 @@ class LocalStack:
         }
 
     def _write_state_file(self) -> None:
-        assert self.info is not None
+        assert self.info is not None  # nosec B101  # type narrowing after start()
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self.info), indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.state_file)
@@ -307,11 +309,27 @@ class LocalStack:
             self._moto = None
 
 
-def wait_for_state_file(path: Path, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            data: dict[str, Any] = json.loads(path.read_text())
-            return data
-        time.sleep(0.1)
-    raise TimeoutError(f"{path} did not appear within {timeout} s")
+READY_LINE = b"ready\n"
+
+
+def notify_ready(fd: int) -> None:
+    """Tell the process that started the stack (``--ready-fd``) that it serves and stack.json is written."""
+    with os.fdopen(fd, "wb") as pipe:
+        pipe.write(READY_LINE)
+
+
+def wait_until_ready(fd: int, state_file: Path, timeout: float) -> dict[str, Any]:
+    """Block on the read end of the ``--ready-fd`` pipe until the stack says it is ready, then read stack.json.
+
+    The child's exit closes its end of the pipe, so a stack that dies while starting is seen at once (EOF), not
+    after the timeout. The parent must close its copy of the write end before calling this.
+    """
+    with os.fdopen(fd, "rb") as pipe:
+        readable, _, _ = select.select([pipe], [], [], timeout)
+        if not readable:
+            raise TimeoutError(f"the local stack did not report ready within {timeout} s")
+        line = pipe.readline()
+    if line != READY_LINE:
+        raise RuntimeError("the local stack exited before it was ready")
+    data: dict[str, Any] = json.loads(state_file.read_text())
+    return data

@@ -49,7 +49,7 @@ class TemplateError(Exception):
 class Template:
     def __init__(self, path: Path = TEMPLATE_PATH) -> None:
         with path.open(encoding="utf-8") as handle:
-            self.doc: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+            self.doc: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
         self.path = path
 
     def resource(self, logical_id: str) -> dict[str, Any]:

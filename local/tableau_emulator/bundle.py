@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404  # runs npm with a fixed argv
 import threading
 from pathlib import Path
 from typing import Final
@@ -42,7 +42,7 @@ def _mtime(path: Path) -> float:
 
 def _run(cmd: list[str], *, timeout: int) -> None:
     try:
-        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        proc = subprocess.run(  # noqa: S603 - fixed argv, no shell  # nosec B603
             cmd, cwd=JS_DIR, capture_output=True, text=True, timeout=timeout, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -248,18 +248,18 @@ def validate_connected_app_jwt(
     sub = claims.get("sub")
     if not _nonempty_str(sub):
         raise JwtRejectedError("sub_missing")
-    assert isinstance(sub, str)
+    assert isinstance(sub, str)  # nosec B101  # type narrowing after the check above
     exp = claims.get("exp")
     if not _is_number(exp):
         raise JwtRejectedError("exp_missing")
-    assert isinstance(exp, int | float)
+    assert isinstance(exp, int | float)  # nosec B101  # type narrowing after the check above
     for name in ("iat", "nbf"):
         if name in claims and not _is_number(claims[name]):
             raise JwtRejectedError("time_claim_not_number", f"'{name}' is not a number")
     jti = claims.get("jti")
     if not _nonempty_str(jti):
         raise JwtRejectedError("jti_missing")
-    assert isinstance(jti, str)
+    assert isinstance(jti, str)  # nosec B101  # type narrowing after the check above
     scp = claims.get("scp")
     if not isinstance(scp, list) or not scp or not all(isinstance(s, str) for s in scp):
         raise JwtRejectedError(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.stack import wait_for_state_file
+from local_stack.stack import wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +22,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     workdir = tmp_path_factory.mktemp("stack")
     state_file = workdir / "stack.json"
     output = (workdir / "stack.out").open("w")
+    ready_read, ready_write = os.pipe()  # the stack writes "ready" here once it serves: no polling for the file
     process = subprocess.Popen(
         [
             sys.executable,
@@ -33,17 +34,21 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             str(state_file),
             "--log-file",
             str(workdir / "broker.log"),
+            "--ready-fd",
+            str(ready_write),
         ],
         cwd=REPO_ROOT,
         stdout=output,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        pass_fds=(ready_write,),
     )
+    os.close(ready_write)  # only the child holds the write end now: its exit is EOF on ready_read
     try:
         try:
-            stack = wait_for_state_file(state_file, timeout=120)
-        except TimeoutError:
+            stack = wait_until_ready(ready_read, state_file, timeout=120)
+        except (TimeoutError, RuntimeError):
             process.kill()
             raise AssertionError("the local stack did not start:\n" + (workdir / "stack.out").read_text()) from None
         stack["_process"] = process

@@ -26,8 +26,9 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from moto.secretsmanager.models import SecretsManagerBackend
 
-from local_stack import aws_resources
+from local_stack import aws_resources, secretsmanager_rules
 from local_stack.lambda_runtime import LocalLambdaContext
 from local_stack.rotate import (
     ADMIN_SECRET_NAME,
@@ -46,6 +47,7 @@ from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,
     AWSPREVIOUS,
+    PendingVersionAbandoned,
     RotationNotEnabled,
     RotationStateError,
     RotationTooEarly,
@@ -102,10 +104,11 @@ class World:
     pat_secret: str
     env: dict[str, str]
     seen_values: set[str] = field(default_factory=set)
+    held_sockets: list[socket.socket] = field(default_factory=list)
 
     # --- the rotation ---------------------------------------------------------------------------------------
     def context(self, **env: str) -> RotationContext:
-        return build_context({**self.env, **env}, clock=self.clock, sleep=lambda _s: None, secrets_client=self.sm)
+        return build_context({**self.env, **env}, clock=self.clock, sleep=lambda _s: None)
 
     def begin(self) -> str:
         return begin_rotation(self.sm, self.secret_arn, self.function_arn)
@@ -178,7 +181,11 @@ def docker_free_lambda(moto_server_url: str) -> Iterator[None]:
 @pytest.fixture
 def world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     reset_moto(moto_server_url)
+    # AWS refuses RotateSecret while AWSPENDING sits on a version that is not AWSCURRENT; moto does not.
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", secretsmanager_rules.rotate_secret_as_aws)
+    # The rotation reaches moto through the project's budgeted client (aws.secretsmanager_client()).
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_url)
+    handler.reset_runtime()
     clock = FakeClock()
     state = EmulatorState(clock=clock)
     state.add_site(SITE)
@@ -210,12 +217,15 @@ def world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wor
         "RotationFunction",
         {"ConnectedAppSecret": secret_arn, "TableauAdminSecret": admin_arn, "RotationTestUsername": TEST_USER},
     )
+    world = World(
+        moto_server_url, session, sm, state, server, clock, initial, secret_arn, admin_arn, function_arn,
+        pat_secret, env,
+    )  # fmt: skip
     try:
-        yield World(
-            moto_server_url, session, sm, state, server, clock, initial, secret_arn, admin_arn, function_arn,
-            pat_secret, env,
-        )  # fmt: skip
+        yield world
     finally:
+        for held in world.held_sockets:
+            held.close()
         server.shutdown()
         handler.reset_runtime()
 
@@ -389,10 +399,14 @@ def test_a_rotation_inside_the_grace_period_refuses_and_revokes_nothing(world: W
     assert world.embed_status(world.initial) == 200
     assert world.embed_status(second) == 200
 
-    # And Secrets Manager's later retry of the same rotation succeeds once the grace period is over
+    # And the refused rotation left no AWSPENDING behind: Secrets Manager (which refuses RotateSecret while
+    # AWSPENDING sits on a version that is not AWSCURRENT) starts the next rotation, which succeeds once the
+    # grace period is over
+    assert world.version(AWSPENDING) is None
+    assert token in world.stages() and world.stages()[token] == []
     world.clock.advance(GRACE)
-    world.run(token)
-    assert world.version(AWSCURRENT) == token
+    retried = world.rotate()
+    assert world.version(AWSCURRENT) == retried != token
     assert world.initial.secret_id not in world.tableau_ids()
 
 
@@ -452,39 +466,134 @@ def test_every_step_run_twice_changes_nothing_more(world: World) -> None:
     assert len(world.seen_values) == 2  # the second createSecret reused the stored secret
 
 
-@pytest.mark.parametrize("crash", ["tableau_500_after_commit", "put_secret_value_fails"])
-def test_a_crash_between_create_and_store_is_cleaned_up_by_the_retry(
-    world: World, monkeypatch: pytest.MonkeyPatch, crash: str
-) -> None:
-    # Given a createSecret that dies after Tableau created the secret but before it was stored
-    token = world.begin()
-    if crash == "tableau_500_after_commit":
-        world.state.inject_fault("create_secret", "server_error_after_commit")
-        expected: type[Exception] = TableauRestError
-    else:
-
-        def put_fails(**_: Any) -> None:
-            raise ConnectionResetError("connection reset by peer")
-
-        monkeypatch.setattr(world.sm, "put_secret_value", put_fails)
-        expected = ConnectionResetError
-    with pytest.raises(expected):
-        world.step("createSecret", token)
-    monkeypatch.undo()
-    orphans = [sid for sid in world.tableau_ids() if sid != world.initial.secret_id]
-    assert len(orphans) == 1
+def assert_the_next_rotation_cleans_up(world: World, token: str, orphans: list[str]) -> None:
+    """After a createSecret that created a Tableau secret but stored nothing: its version is no longer AWSPENDING,
+    so the next rotation starts, deletes the orphan (referenced by no stage) and promotes a fresh secret."""
+    assert world.version(AWSPENDING) is None
     assert world.version(AWSCURRENT) != token
-
-    # When Secrets Manager retries the whole rotation
-    world.run(token)
-
-    # Then the orphan is gone, Tableau holds exactly the previous and the new secret, all stages are consistent
+    next_token = world.rotate()
     current = world.stage_secret(AWSCURRENT)
     assert current.secret_id not in orphans
     assert sorted(world.tableau_ids()) == sorted([world.initial.secret_id, current.secret_id])
     assert world.stage_secret(AWSPREVIOUS) == world.initial
-    assert world.version(AWSCURRENT) == token and world.version(AWSPENDING) is None
+    assert world.version(AWSCURRENT) == next_token and world.version(AWSPENDING) is None
     assert world.embed_status(current) == 200
+
+
+def test_a_crash_between_create_and_store_is_cleaned_up_by_the_next_rotation(world: World) -> None:
+    # Given a createSecret that dies after Tableau created the secret but before it was stored
+    token = world.begin()
+    world.state.inject_fault("create_secret", "server_error_after_commit")
+    with pytest.raises(TableauRestError):
+        world.step("createSecret", token)
+    orphans = [sid for sid in world.tableau_ids() if sid != world.initial.secret_id]
+    assert len(orphans) == 1
+
+    # Then the next rotation proceeds: the orphan is gone, Tableau holds exactly the previous and the new secret
+    assert_the_next_rotation_cleans_up(world, token, orphans)
+
+
+# --- a pending version that must never be promoted ----------------------------------------------------------
+
+
+def _store_pending(world: World, token: str, value: str) -> None:
+    world.sm.put_secret_value(
+        SecretId=world.secret_arn, ClientRequestToken=token, SecretString=value, VersionStages=[AWSPENDING]
+    )
+
+
+def _empty(world: World, token: str) -> None:
+    """RotateSecret labelled the version; createSecret never ran (steps called out of order)."""
+
+
+def _copy_of_current(world: World, token: str) -> None:
+    _store_pending(world, token, world.initial.to_json())
+
+
+def _other_app(world: World, token: str) -> None:
+    other = ConnectedAppSecret(str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(32))
+    _store_pending(world, token, other.to_json())
+
+
+def _current_id_new_value(world: World, token: str) -> None:
+    same_id = ConnectedAppSecret(world.initial.client_id, world.initial.secret_id, secrets.token_urlsafe(32))
+    _store_pending(world, token, same_id.to_json())
+
+
+def _malformed(world: World, token: str) -> None:
+    _store_pending(world, token, json.dumps({"client_id": world.initial.client_id}))
+
+
+def _no_longer_in_tableau(world: World, token: str) -> None:
+    world.step("createSecret", token)
+    world.step("setSecret", token)
+    pending = read_connected_app_secret(world.sm, world.secret_arn, stage=AWSPENDING, version_id=token)
+    world.state.delete_secret(SITE, world.initial.client_id, pending.secret_id)
+
+
+UNUSABLE_PENDING: dict[str, tuple[Callable[[World, str], None], bool]] = {
+    # name: (how the pending version is left, whether testSecret passes as Secrets Manager's configuration test)
+    "empty": (_empty, True),
+    "copy_of_current": (_copy_of_current, True),
+    "other_app": (_other_app, False),
+    "current_secret_id_new_value": (_current_id_new_value, False),
+    "malformed": (_malformed, False),
+    "no_longer_in_tableau": (_no_longer_in_tableau, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNUSABLE_PENDING))
+def test_test_and_finish_out_of_order_never_promote_an_unusable_version(world: World, name: str) -> None:
+    # Given a rotation whose AWSPENDING version holds no new secret of this app that Tableau holds
+    leave, configuration_test = UNUSABLE_PENDING[name]
+    current_version = world.version(AWSCURRENT)
+    token = world.begin()
+    leave(world, token)
+
+    # When testSecret and then finishSecret are called on it
+    with rotation_logs() as logs:
+        if configuration_test:
+            world.step("testSecret", token)  # indistinguishable from the deploy's configuration test: it passes
+        else:
+            with pytest.raises(PendingVersionAbandoned):
+                world.step("testSecret", token)
+        with pytest.raises(RotationStateError) as refused:
+            world.step("finishSecret", token)
+
+    # Then nothing was promoted: brokers keep signing with the secret Tableau accepts
+    assert world.version(AWSCURRENT) == current_version
+    assert world.stage_secret(AWSCURRENT) == world.initial
+    assert world.embed_status(world.initial) == 200
+    # And AWSPENDING is gone from the version, so the next rotation starts (moto refuses it as AWS would
+    # otherwise) and completes
+    assert world.version(AWSPENDING) is None
+    assert "nothing was promoted" in str(refused.value) or "not AWSPENDING" in str(refused.value)
+    assert_no_secret_in(world, logs.getvalue(), exception_text(refused.value))
+    next_token = world.rotate()
+    assert world.version(AWSCURRENT) == next_token
+    assert world.stage_secret(AWSCURRENT).secret_id != world.initial.secret_id
+
+
+# --- the emulation of AWS's rule -------------------------------------------------------------------------------
+
+
+def test_secrets_manager_refuses_to_start_a_rotation_while_one_is_unfinished(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AWS: while AWSPENDING sits on a version that is not AWSCURRENT, RotateSecret fails (secretsmanager_rules)
+    first = world.begin()
+    with pytest.raises(world.sm.exceptions.InvalidRequestException, match="previous rotation isn't complete"):
+        world.begin()
+    assert world.version(AWSPENDING) == first
+    # AWSPENDING left on the current version (a finished rotation, as AWS allows) does not block
+    world.run(first)
+    world.sm.update_secret_version_stage(SecretId=world.secret_arn, VersionStage=AWSPENDING, MoveToVersionId=first)
+    world.clock.advance(GRACE + 1)
+    assert world.rotate() != first
+    # moto alone is more lenient: it moves AWSPENDING to the new version, hiding a rotation AWS would block
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", secretsmanager_rules.moto_rotate_secret)
+    stuck = world.begin()
+    assert world.begin() != stuck
 
 
 # --- guards ------------------------------------------------------------------------------------------------
@@ -498,7 +607,7 @@ def test_guards(world: World) -> None:
     with pytest.raises(RotationNotEnabled):
         handle(rotation_event("createSecret", other, unknown), ctx)
     # a token that is no version of the secret
-    world.begin()
+    token = world.begin()
     with pytest.raises(RotationStateError, match="not a version"):
         handle(rotation_event("createSecret", world.secret_arn, unknown), ctx)
     # a version that is neither current nor pending
@@ -509,11 +618,12 @@ def test_guards(world: World) -> None:
     # an unknown step
     with pytest.raises(RotationStateError, match="unknown rotation step"):
         handle({"Step": "dropSecret", "SecretId": world.secret_arn, "ClientRequestToken": unknown}, ctx)
-    # setSecret before createSecret stored anything
-    token = world.begin()
-    with pytest.raises(RotationStateError, match="createSecret has not completed"):
+    # setSecret before createSecret stored anything: refused, and the empty version is no longer AWSPENDING
+    with pytest.raises(PendingVersionAbandoned, match="holds no value"):
         handle(rotation_event("setSecret", world.secret_arn, token), ctx)
+    assert world.version(AWSPENDING) is None
     # an already current version: nothing to do, for every step
+    token = world.begin()
     world.run(token)
     for step in STEP_ORDER:
         handle(rotation_event(step, world.secret_arn, token), ctx)
@@ -572,10 +682,12 @@ def test_refuses_to_start_with_a_grace_period_shorter_than_the_brokers_cache(
 # --- failures ----------------------------------------------------------------------------------------------
 
 
-def _dead_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _dead_port(world: World) -> int:
+    """A loopback port that refuses connections: bound (so no other process can take it) but never listening."""
+    probe = socket.socket()
+    world.held_sockets.append(probe)
+    probe.bind(("127.0.0.1", 0))
+    return int(probe.getsockname()[1])
 
 
 def _admin(world: World, **changes: str) -> None:
@@ -590,7 +702,7 @@ def _admin(world: World, **changes: str) -> None:
 
 
 def _unreachable(world: World) -> None:
-    _admin(world, tableau_url=f"http://127.0.0.1:{_dead_port()}")
+    _admin(world, tableau_url=f"http://127.0.0.1:{_dead_port(world)}")
 
 
 def _wrong_pat(world: World) -> None:
@@ -675,10 +787,18 @@ def restored_process_state() -> Iterator[None]:
         handler.reset_runtime()
 
 
+@pytest.mark.parametrize("interrupted_before", [False, True])
 def test_make_rotate_against_a_running_stack(
-    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], restored_process_state: None
+    world: World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    restored_process_state: None,
+    interrupted_before: bool,
 ) -> None:
     from local_stack.rotate import main
+
+    # An earlier `make rotate` interrupted after RotateSecret leaves AWSPENDING on an empty version
+    stale = world.begin() if interrupted_before else None
 
     state_file = tmp_path / "stack.json"
     state_file.write_text(
@@ -700,4 +820,5 @@ def test_make_rotate_against_a_running_stack(
         assert f"{number}. {step} done" in out
     assert f"Tableau holds secret IDs: {world.initial.secret_id}, {current.secret_id}" in out
     assert f"AWSCURRENT -> {current.secret_id}" in out
+    assert (f"cleared a stale AWSPENDING from version {stale}" in out) is interrupted_before
     assert_no_secret_in(world, out, (tmp_path / "rotation.log").read_text())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
+import threading
+import time
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tableau_broker.deadline import Deadline, DeadlineExceeded, deadline_scope
 from tableau_broker.signing_secret import ConnectedAppSecret
 from tableau_broker.tableau_jwt import mint_embed_token
 from tableau_broker.tableau_rest import (
@@ -22,8 +26,36 @@ from tableau_broker.tableau_rest import (
 from tableau_emulator import EmulatorServer, EmulatorState, serve
 
 SITE = "acme"
+SILENT_SERVER_HOLD_SECONDS = 120.0  # far beyond any deadline a test sets; the server closes sooner when asked
 ADMIN = "admin@acme.test"
 VIEWER = "viewer@acme.test"
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a server that accepts connections, reads nothing and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=SILENT_SERVER_HOLD_SECONDS)
+        for connection in held:
+            connection.close()
+        listener.close()
 
 
 @dataclass
@@ -171,15 +203,50 @@ def test_jwt_sign_in_mints_a_fresh_token_per_attempt_and_never_reports_it(tablea
 
 
 def test_an_unreachable_tableau(tableau: Tableau) -> None:
+    # Bound but never listening: connections are refused, and no other process can take the port meanwhile.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    rest = TableauRestClient(f"http://127.0.0.1:{port}", sleep=tableau.sleeps.append, max_attempts=2)
-    with pytest.raises(TableauUnreachable) as failure:
-        rest.sign_in_with_pat(tableau.admin)
+        rest = TableauRestClient(f"http://127.0.0.1:{port}", sleep=tableau.sleeps.append, max_attempts=2)
+        with pytest.raises(TableauUnreachable) as failure:
+            rest.sign_in_with_pat(tableau.admin)
     assert "no HTTP response" in str(failure.value)
     assert tableau.admin.pat_secret not in _everything(failure.value)
     assert tableau.sleeps == [0.5]
+
+
+def test_a_silent_tableau_fails_before_the_invocation_deadline(tableau: Tableau) -> None:
+    # Given an invocation with one second left and a client whose own timeout is ten seconds per attempt
+    with silent_server() as url, deadline_scope(Deadline.after(1.0)):
+        rest = TableauRestClient(url, timeout_seconds=10, max_attempts=3, sleep=tableau.sleeps.append)
+        started = time.monotonic()
+        # When Tableau accepts the connection and never answers
+        with pytest.raises((TableauUnreachable, DeadlineExceeded)) as failure:
+            rest.sign_in_with_pat(tableau.admin)
+        elapsed = time.monotonic() - started
+    # Then the call gives up within the deadline (not after 3 x 10 s), names Tableau, and leaks nothing
+    assert elapsed < 2.0
+    assert "Tableau" in str(failure.value) or "tableau" in str(failure.value)
+    assert tableau.sleeps == []  # no back-off that could not be followed by an attempt
+    assert tableau.admin.pat_secret not in _everything(failure.value)
+
+
+def test_no_retry_is_started_that_cannot_finish_before_the_deadline(tableau: Tableau) -> None:
+    tableau.state.inject_fault("rest_signin", "server_error", count=None)
+    rest = tableau.client(max_attempts=3)
+    # 0.6 s left: after the first 500, a 0.5 s back-off plus a minimal attempt no longer fits
+    with deadline_scope(Deadline.after(0.6)), pytest.raises(TableauRestError) as failure:
+        rest.sign_in_with_pat(tableau.admin)
+    assert failure.value.status == 500
+    assert tableau.sleeps == []
+
+
+def test_no_attempt_is_made_without_time_for_one(tableau: Tableau) -> None:
+    with deadline_scope(Deadline.after(0.1)), pytest.raises(DeadlineExceeded) as failure:
+        tableau.client().sign_in_with_pat(tableau.admin)
+    assert failure.value.dependency == "tableau"
+    assert str(failure.value) == "tableau_deadline_exceeded"
+    assert tableau.state.snapshot()["restSessions"] == 0
 
 
 def test_an_unknown_app_is_an_error_even_for_delete(tableau: Tableau) -> None:

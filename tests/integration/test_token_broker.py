@@ -10,7 +10,6 @@ from typing import Any
 
 import jwt
 import pytest
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.broker_stack import BrokerStack
@@ -323,19 +322,7 @@ def test_secrets_manager_unreachable_is_503(stack: BrokerStack, monkeypatch: pyt
     assert_error(stack.invoke(stack.http_event(stack.claims("alice"))), 503, "dependency_unavailable")
 
 
-@pytest.mark.parametrize("dependency", ["dynamodb", "secretsmanager"])
-def test_throttling_is_503(stack: BrokerStack, monkeypatch: pytest.MonkeyPatch, dependency: str) -> None:
-    from tableau_broker import aws
-
-    client = aws.dynamodb_client() if dependency == "dynamodb" else aws.secretsmanager_client()
-    operation = "get_item" if dependency == "dynamodb" else "get_secret_value"
-    error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
-
-    def throttled(**_: Any) -> None:
-        raise ClientError(error, operation)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(client, operation, throttled)
-    assert_error(stack.invoke(stack.http_event(stack.claims("alice"))), 503, "dependency_unavailable")
+# Throttling, 5xx, resets and silent endpoints go through real sockets: tests/integration/test_faults_network.py
 
 
 def test_jwks_unreachable_is_503(stack: BrokerStack, monkeypatch: pytest.MonkeyPatch) -> None:

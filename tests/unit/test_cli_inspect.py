@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 
 from tableau_broker.signing_secret import ConnectedAppSecret
 from tableau_broker.tableau_jwt import mint_embed_token
-from tests.support.cli import CLIENT_ID, SECRET_ID, SECRET_VALUE, Aws, Cli, make_token
+from tests.support.cli import CLIENT_ID, SECRET_ID, SECRET_VALUE, Aws, Cli, b64url, make_token
 
 
 @pytest.fixture
@@ -82,21 +84,25 @@ def test_token_from_stdin(cli: Cli) -> None:
     assert result.json()["payload"]["sub"] == "alice@example.com"
 
 
+# Time claims are given as offsets from "now" and turned into absolute times inside the test: a list built at
+# collection time would be stale by however long the suite ran before this test.
 @pytest.mark.parametrize(
-    ("token_args", "rule", "code", "message"),
+    ("token_args", "offsets", "rule", "code", "message"),
     [
-        ({"claims": {"scp": "tableau:views:embed"}}, "scp", "10084", "JSON array"),
-        ({"drop_headers": ("kid",)}, "kid", "10083", "no kid"),
-        ({"claims": {"exp": int(time.time()) + 3600}}, "exp", "10096", "exceeds the maximum"),
-        ({"claims": {"aud": "tableau-server"}}, "aud", "10084", "aud"),
-        ({"headers": {"alg": "HS512"}}, "alg", "10087", "HS256"),
-        ({"claims": {"iat": int(time.time()) + 120, "nbf": int(time.time()) + 120}}, "iat", "16", "future"),
+        ({"claims": {"scp": "tableau:views:embed"}}, {}, "scp", "10084", "JSON array"),
+        ({"drop_headers": ("kid",)}, {}, "kid", "10083", "no kid"),
+        ({}, {"exp": 3600}, "exp", "10096", "exceeds the maximum"),
+        ({"claims": {"aud": "tableau-server"}}, {}, "aud", "10084", "aud"),
+        ({"headers": {"alg": "HS512"}}, {}, "alg", "10087", "HS256"),
+        ({}, {"iat": 120, "nbf": 120}, "iat", "16", "future"),
     ],
 )
 def test_each_problem_exits_3_with_its_tableau_code(
-    cli: Cli, token_args: dict[str, Any], rule: str, code: str, message: str
+    cli: Cli, token_args: dict[str, Any], offsets: dict[str, int], rule: str, code: str, message: str
 ) -> None:
-    token = make_token(**token_args)
+    now = int(time.time())
+    claims = {**token_args.get("claims", {}), **{name: now + offset for name, offset in offsets.items()}}
+    token = make_token(**{**token_args, "claims": claims}, now=now)
 
     text = cli("inspect", token)
     as_json = cli("inspect", token, "--json")
@@ -227,3 +233,71 @@ def test_max_lifetime_follows_a_configured_tableau_server(cli: Cli) -> None:
     assert cli("inspect", token).code == 3
     assert cli("inspect", token, "--max-lifetime", "1800").code == 0
     assert cli("inspect", token, "--max-lifetime", "0").code == 2
+
+
+# --- crafted tokens: every one is a finding and exit 3, never a crash ------------------------------------------
+
+
+def crafted(
+    raw_claims: dict[str, str] | None = None, *, payload: str | None = None, signature: str | None = None
+) -> str:
+    """A broker-shaped token with claims replaced by raw JSON text (1e400, NaN...) or a raw payload/signature."""
+    head, body, sig = make_token().split(".")
+    if raw_claims or payload is not None:
+        text = payload
+        if text is None:
+            claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            claims.update({name: f"@raw:{name}" for name in raw_claims or {}})
+            text = json.dumps(claims)
+            for name, literal in (raw_claims or {}).items():
+                text = text.replace(f'"@raw:{name}"', literal)
+        body = b64url(text.encode())
+    return f"{head}.{body}.{sig if signature is None else signature}"
+
+
+def _reject_constant(name: str) -> Any:
+    raise AssertionError(f"--json printed {name}, which is not JSON")
+
+
+CRAFTED = [
+    pytest.param(lambda: crafted(payload='{"a":' * 100_000 + "1" + "}" * 100_000), "format", "10084",
+                 "nested deeper", id="payload-nested-past-the-decoder-recursion-limit"),
+    pytest.param(lambda: crafted(payload='{"sub":' * 40 + '"x"' + "}" * 40), "format", "10084",
+                 "nested deeper", id="payload-nested-40-levels"),
+    pytest.param(lambda: crafted(payload='{"exp": ' + "9" * 5000 + "}"), "format", "10084",
+                 "not base64url JSON", id="integer-past-python-digit-limit"),
+    pytest.param(lambda: crafted({"exp": "1e400"}), "exp", "10084", "NumericDate", id="exp-1e400-is-infinity"),
+    pytest.param(lambda: crafted({"exp": "-1e400"}), "exp", "10084", "NumericDate", id="exp-minus-infinity"),
+    pytest.param(lambda: crafted({"exp": "NaN"}), "exp", "10084", "NumericDate", id="exp-nan"),
+    pytest.param(lambda: crafted({"nbf": "Infinity"}), "nbf", "10084", "NumericDate", id="nbf-infinity-literal"),
+    pytest.param(lambda: crafted({"iat": "1e300"}), "iat", "10084", "NumericDate", id="iat-1e300"),
+    pytest.param(lambda: crafted({"iat": "1" + "0" * 400}), "iat", "10084", "NumericDate", id="iat-int-past-float"),
+    pytest.param(lambda: crafted({"exp": "1" + "0" * 400}), "exp", "10084", "NumericDate", id="exp-int-past-float"),
+    pytest.param(lambda: crafted(signature="sig\u00e9\u20ac"), "signature", "10084", "base64url",
+                 id="non-ascii-signature"),
+    pytest.param(lambda: crafted(signature="abcde"), "signature", "10084", "base64url", id="signature-bad-length"),
+    pytest.param(lambda: crafted(signature=""), "signature", "10084", "no signature", id="no-signature"),
+    pytest.param(lambda: crafted({"scp": '[["tableau:views:embed"]]', "https://tableau.com/oda": '"true"'}),
+                 "scp", "10084", "array of strings", id="oda-with-unhashable-scopes"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("with_secret", [False, True], ids=["no-secret", "with-secret"])
+@pytest.mark.parametrize(("build", "rule", "code", "message"), CRAFTED)
+def test_a_crafted_token_gives_findings_and_exit_3(
+    cli: Cli, aws: Aws, build: Any, rule: str, code: str, message: str, with_secret: bool
+) -> None:
+    token = build()
+    secret_args = ("--secret-arn", aws.secret_arn) if with_secret else ()
+
+    text = cli("inspect", token, *secret_args)
+    as_json = cli("inspect", token, "--json", *secret_args)
+
+    assert text.code == 3, text.out + text.err
+    assert as_json.code == 3, as_json.out + as_json.err
+    report = json.loads(as_json.out, parse_constant=_reject_constant)
+    assert ("error", rule, code) in findings(as_json)
+    assert any(message in f["message"] for f in report["findings"] if f["rule"] == rule), report["findings"]
+    error_lines = [line for line in text.out.splitlines() if line.strip().startswith("ERROR")]
+    assert any(rule in line and f"[Tableau error {code}]" in line for line in error_lines), text.out
+    assert text.out.rstrip().splitlines()[-1].startswith("Result: ")

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tableau_broker.rotation import AWSCURRENT, AWSPENDING, AWSPREVIOUS
+from tableau_broker.tableau_rest import TableauRestError
 from tests.integration import test_rotation as rotation_world
 from tests.integration.test_rotation import GRACE, World, _wrong_pat, assert_no_secret_in
 from tests.support.cli import Cli, Result, isolate_environment
@@ -97,6 +99,8 @@ def cli(
     isolate_environment(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", world.moto_url)
     monkeypatch.setenv("AWS_REGION", REGION)
+    # The world's rotation function reaches moto through the budgeted client, which reads the default region
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("CONNECTED_APP_SECRET_ARN", world.secret_arn)
     monkeypatch.setenv("TABLEAU_ADMIN_SECRET_ARN", world.admin_arn)
     return RotationCli(Cli(capsys, monkeypatch), world)
@@ -144,6 +148,39 @@ def test_rotate_now_starts_a_rotation_with_the_stored_configuration(
     # And it is a real rotation token: the rotation function's four steps complete it
     world.run(token)
     assert world.version(AWSCURRENT) == token
+
+
+def test_rotate_now_clears_a_failed_rotations_pending_version_and_the_new_rotation_completes(
+    cli: RotationCli, world: World, aws_like_rotate_secret: None
+) -> None:
+    # Given a rotation whose setSecret failed while Tableau was down: a usable AWSPENDING version stays behind, and
+    # Secrets Manager (as in AWS) refuses a new RotateSecret while it is there
+    rotated_long_ago(world, GRACE + 60)
+    current = world.version(AWSCURRENT)
+    stale = world.begin()
+    world.step("createSecret", stale)
+    world.state.inject_fault("rest_signin", "unavailable", count=None)
+    with pytest.raises(TableauRestError):
+        world.step("setSecret", stale)
+    world.state.clear_faults()
+    assert world.version(AWSPENDING) == stale
+    with pytest.raises(ClientError, match="previous rotation isn't complete"):
+        world.begin()
+
+    # When the operator rotates now
+    result = cli("rotate-now")
+
+    # Then it says it cleared the stale AWSPENDING, and starts a rotation that completes, deleting the failed
+    # rotation's Tableau secret (referenced by no stage any more)
+    assert result.code == 0, result.err
+    assert f"cleared a stale AWSPENDING from version {stale}" in result.err
+    token = result.json()["version_id"]
+    assert token != stale and world.version(AWSPENDING) == token
+    assert world.version(AWSCURRENT) == current
+    world.run(token)
+    assert world.version(AWSCURRENT) == token
+    assert sorted(world.tableau_ids()) == sorted([world.stage_secret(AWSPREVIOUS).secret_id,
+                                                  world.stage_secret(AWSCURRENT).secret_id])  # fmt: skip
 
 
 def test_rotate_now_fails_with_exit_1_when_aws_does(cli: RotationCli) -> None:

@@ -62,3 +62,22 @@ def test_user_scopes_only_narrow() -> None:
         tenant_attribute="tenant",
     )
     assert entitlement.allowed_scopes == ("tableau:views:embed",)
+
+
+@pytest.mark.parametrize("name", ["Tenant", "TENANT", "tEnAnT"])
+@pytest.mark.parametrize("record", ["user", "tenant"])
+def test_no_case_variant_of_the_tenant_attribute_may_be_stored(name: str, record: str) -> None:
+    # One token once carried tenant=acme and TENANT=globex: a workbook matching either name leaks the other tenant.
+    user = {**USER, "attributes": {name: "globex"}} if record == "user" else USER
+    tenant = {**TENANT, "attributes": {name: "globex"}} if record == "tenant" else TENANT
+    with pytest.raises(ConfigurationError, match="shadows the tenant attribute"):
+        combine(parse_user("sub", user), parse_tenant("acme", tenant), tenant_attribute="tenant")
+
+
+def test_a_configured_tenant_attribute_is_matched_in_any_case() -> None:
+    with pytest.raises(ConfigurationError):
+        combine(
+            parse_user("sub", {**USER, "attributes": {"org_id": "globex"}}),
+            parse_tenant("acme", TENANT),
+            tenant_attribute="ORG_ID",
+        )

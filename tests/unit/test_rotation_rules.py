@@ -6,9 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from local_stack.template import Template
-from secret_rotation.handler import parse_event, safe_reason
+from secret_rotation.handler import DEADLINE_MARGIN_SECONDS, failed_dependency, parse_event, safe_reason
+from secret_rotation.steps import FAILURE_CLEANUP_SECONDS
+from tableau_broker.deadline import DeadlineExceeded
 from tableau_broker.errors import ConfigurationError
 from tableau_broker.rotation import (
     RotationStateError,
@@ -254,6 +257,20 @@ def test_parse_event() -> None:
     for broken in ({**event, "Step": "rotate"}, {**event, "SecretId": ""}, no_token):
         with pytest.raises(RotationStateError):
             parse_event(broken)
+
+
+def test_the_cleanup_after_a_failure_fits_in_the_handlers_margin() -> None:
+    # createSecret's cleanup may run after the step's deadline; it must still end before Lambda's Timeout
+    assert 0 < FAILURE_CLEANUP_SECONDS < DEADLINE_MARGIN_SECONDS
+
+
+def test_failures_name_their_dependency() -> None:
+    timeout = ReadTimeoutError(endpoint_url="http://127.0.0.1:1/")
+    assert (failed_dependency(timeout), safe_reason(timeout)) == ("secretsmanager", "Secrets Manager: ReadTimeoutError")
+    refused = TableauRestError("sign-in (PAT)", status=401)
+    assert failed_dependency(refused) == "tableau"
+    assert failed_dependency(DeadlineExceeded("tableau")) == "tableau"
+    assert failed_dependency(RotationStateError("version v1 is not AWSPENDING")) is None
 
 
 def test_safe_reason_never_uses_the_text_of_foreign_exceptions() -> None:

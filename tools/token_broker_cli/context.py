@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 ENV_TABLE = "ENTITLEMENTS_TABLE"
-ENV_SECRET_ARN = "CONNECTED_APP_SECRET_ARN"
+ENV_SECRET_ARN = "CONNECTED_APP_SECRET_ARN"  # nosec B105  # an environment variable's name
 ENV_TENANT_ATTRIBUTE = "TENANT_ATTRIBUTE_NAME"
 DEFAULT_TENANT_ATTRIBUTE = "tenant"
 REDACTED = "<redacted>"

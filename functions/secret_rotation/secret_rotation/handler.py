@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,7 +22,8 @@ from secret_rotation.steps import STEPS, RotationContext, tidy_after_finish
 from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.deadline import Deadline, deadline_scope
-from tableau_broker.errors import BrokerError
+from tableau_broker.errors import BrokerError, DependencyUnavailable
+from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,
@@ -33,16 +34,16 @@ from tableau_broker.rotation import (
     describe_rotation,
 )
 from tableau_broker.rotation_config import rotation_settings_from_env
+from tableau_broker.tableau_rest import DEPENDENCY as TABLEAU
 from tableau_broker.tableau_rest import Sleep, TableauRestError
 
-if TYPE_CHECKING:
-    from mypy_boto3_secretsmanager import SecretsManagerClient
-
+pin_library_log_levels()  # no log level, root DEBUG included, may let a library print a secret
 logger = Logger()
 tracer = Tracer()
 
 # Kept back from Lambda's remaining time so a step that runs out of time fails cleanly, naming the dependency.
 DEADLINE_MARGIN_SECONDS = 5.0
+SECRETSMANAGER = "secretsmanager"  # as aws.secretsmanager_client() names it in DeadlineExceeded
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,11 @@ def build_context(
     *,
     clock: Clock = system_clock,
     sleep: Sleep = time.sleep,
-    secrets_client: SecretsManagerClient | None = None,
 ) -> RotationContext:
-    """Settings are checked here: a grace period shorter than the brokers' cache refuses to run at all."""
+    """Settings are checked here: a grace period shorter than the brokers' cache refuses to run at all. Secrets
+    Manager is reached through ``aws.secretsmanager_client()``, budgeted from the invocation's deadline."""
     settings = rotation_settings_from_env(os.environ if env is None else env)
-    return RotationContext(settings, secrets_client or aws.secretsmanager_client(), clock, sleep)
+    return RotationContext(settings, clock, sleep, aws.secretsmanager_client())
 
 
 @lru_cache(maxsize=1)
@@ -95,8 +96,22 @@ def guard(ctx: RotationContext, request: RotationRequest) -> VersionStages | Non
     if AWSCURRENT in token_stages:
         return None
     if AWSPENDING not in token_stages:
-        raise RotationStateError(f"version {request.token} is not AWSPENDING")
+        raise RotationStateError(
+            f"version {request.token} is not AWSPENDING (a failed step may have abandoned it): start a new rotation"
+        )
     return stages
+
+
+def failed_dependency(exc: BaseException) -> str | None:
+    """The dependency a failure came from, for the log line: this function talks to Tableau's REST API and,
+    through boto3, to Secrets Manager only."""
+    if isinstance(exc, DependencyUnavailable):
+        return exc.dependency
+    if isinstance(exc, TableauRestError):
+        return TABLEAU
+    if isinstance(exc, ClientError | BotoCoreError):
+        return SECRETSMANAGER
+    return None
 
 
 def safe_reason(exc: BaseException) -> str:
@@ -104,7 +119,7 @@ def safe_reason(exc: BaseException) -> str:
     if isinstance(exc, RotationError | TableauRestError | BrokerError):
         return str(exc)
     if isinstance(exc, ClientError | BotoCoreError):
-        return aws.error_code(exc)
+        return f"Secrets Manager: {aws.error_code(exc)}"
     return type(exc).__name__
 
 
@@ -121,7 +136,10 @@ def handle(event: Mapping[str, Any], ctx: RotationContext | None = None) -> None
             return
         STEPS[request.step](ctx, request.secret_id, request.token, stages)
     except Exception as exc:
-        logger.error("rotation step failed", extra={"error_type": type(exc).__name__, "reason": safe_reason(exc)})
+        logger.error(
+            "rotation step failed",
+            extra={"error_type": type(exc).__name__, "dependency": failed_dependency(exc), "reason": safe_reason(exc)},
+        )
         raise
     logger.info("rotation step done")
 

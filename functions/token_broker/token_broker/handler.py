@@ -18,10 +18,12 @@ from tableau_broker.deadline import Deadline, deadline_scope
 from tableau_broker.entitlements import EntitlementStore
 from tableau_broker.errors import BrokerError, DependencyUnavailable
 from tableau_broker.identity import JwksVerifier, resolve_caller
+from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.signing_secret import SecretCache
 from token_broker.http import error_response, requested_scopes, require_post, token_response
 from token_broker.service import TokenService
 
+pin_library_log_levels()  # no log level, root DEBUG included, may let a library print a secret
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
@@ -74,13 +76,17 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     try:
         require_post(event)
         rt = runtime()
-        scopes = requested_scopes(event, max_bytes=rt.settings.max_request_bytes)
+        # Authenticate first: an anonymous caller learns nothing about what the body parser accepts.
         caller = resolve_caller(event, rt.settings.cognito, rt.verifier, now=rt.clock())
         logger.append_keys(sub=caller.sub)
+        scopes = requested_scopes(event, max_bytes=rt.settings.max_request_bytes)
         issued = rt.service.issue(caller, scopes)
     except BrokerError as error:
         log = logger.error if error.status >= 500 else logger.warning
-        log("token denied", extra={"status": error.status, "code": error.code, "reason": error.reason})
+        extra: dict[str, object] = {"status": error.status, "code": error.code, "reason": error.reason}
+        if isinstance(error, DependencyUnavailable):
+            extra["dependency"] = error.dependency  # a field to query, not only a prefix of the reason
+        log("token denied", extra=extra)
         _record_denial(error)
         return error_response(error)
     except Exception as exc:  # noqa: BLE001 - the caller gets a fixed 500; the type goes to the log

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tableau_broker.errors import BrokerError, DependencyUnavailable, InvalidRequest, MethodNotAllowed
+from tableau_broker.errors import BrokerError, DependencyUnavailable, InvalidRequest, MethodNotAllowed, Unauthenticated
 from tableau_broker.tableau_jwt import MintedToken
 
-TOKEN_TYPE = "tableau-connected-app-jwt"
+TOKEN_TYPE = "tableau-connected-app-jwt"  # nosec B105  # the response's token_type label, not a credential
 BASE_HEADERS = {
     "Content-Type": "application/json",
     "Cache-Control": "no-store",
@@ -20,6 +20,14 @@ BASE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 MAX_SCOPES = 10
+AUTH_REALM = "tableau-token-broker"
+
+
+def www_authenticate(error: Unauthenticated) -> str:
+    """RFC 6750 section 3: no credentials → the bare challenge; credentials that failed → ``invalid_token``."""
+    if error.reason == "no_identity":
+        return f'Bearer realm="{AUTH_REALM}"'
+    return f'Bearer realm="{AUTH_REALM}", error="invalid_token"'
 
 
 def request_method(event: Mapping[str, Any]) -> str | None:
@@ -49,13 +57,17 @@ def requested_scopes(event: Mapping[str, Any], *, max_bytes: int) -> list[str] |
             body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise InvalidRequest("body_not_base64_utf8") from None
-    if len(body.encode("utf-8")) > max_bytes:
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 client sends it
+        raise InvalidRequest("body_not_utf8") from None
+    if size > max_bytes:
         raise InvalidRequest("body_too_large", message="The request body is too large.")
     if not body.strip():
         return None
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays/objects within the size cap
         raise InvalidRequest("body_not_json", message="The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidRequest("body_not_object", message="The request body must be a JSON object.")
@@ -107,4 +119,6 @@ def error_response(error: BrokerError) -> dict[str, Any]:
         headers["Retry-After"] = str(error.retry_after_seconds)
     if error.status == 405:
         headers["Allow"] = "POST"
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = www_authenticate(error)
     return _response(error.status, {"error": {"code": error.code, "message": error.message}}, headers)

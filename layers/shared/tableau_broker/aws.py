@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
 
 from tableau_broker.deadline import MIN_ATTEMPT_SECONDS, DeadlineExceeded, current_deadline
@@ -37,6 +38,10 @@ _TIMEOUT_STEP_SECONDS = 0.25  # per-attempt timeouts are rounded down to this, s
 _RETRYABLE_STATUSES = frozenset({408, 429})
 _TRANSIENT = TransientRetryableChecker()
 _THROTTLED = ThrottledRetryableChecker()
+# The network-level failures botocore's standard mode retries (connect refused or timed out, read timeout,
+# connection reset or closed early). Other botocore errors (missing credentials or region, invalid parameters)
+# are our configuration, not a passing fault: retrying them wastes the deadline and 503 would hide them.
+_NETWORK_ERRORS = (BotoConnectionError, HTTPClientError)
 
 
 def error_code(exc: BaseException) -> str:
@@ -55,7 +60,7 @@ def _status(exc: ClientError) -> int:
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying, and a 503 rather than a 500 when retries run out: what botocore's standard retry mode
     classifies as transient or throttling (its own lists of codes and exception classes), any 5xx, 429 or 408
-    status, and every network-level botocore error (connect, read timeout, reset)."""
+    status, and the network-level botocore errors that mode retries (connect, read timeout, reset)."""
     if isinstance(exc, DeadlineExceeded):
         return True
     if isinstance(exc, ClientError):
@@ -64,14 +69,14 @@ def is_transient(exc: BaseException) -> bool:
             return True
         context = RetryContext(attempt_number=1, parsed_response=cast(dict[str, Any], exc.response))
         return bool(_TRANSIENT.is_retryable(context) or _THROTTLED.is_retryable(context))
-    return isinstance(exc, BotoCoreError)
+    return isinstance(exc, _NETWORK_ERRORS)
 
 
 def _round_down(seconds: float) -> float:
     return max(_TIMEOUT_STEP_SECONDS, math.floor(seconds / _TIMEOUT_STEP_SECONDS) * _TIMEOUT_STEP_SECONDS)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)
 def _raw_client(service: str, connect_timeout: float, read_timeout: float) -> Any:
     # AWS_ENDPOINT_URL (honoured by boto3 itself) points every client at moto's server locally.
     config = Config(
@@ -83,11 +88,12 @@ def _raw_client(service: str, connect_timeout: float, read_timeout: float) -> An
 
 
 def _attempt_timeouts(budget: float) -> tuple[float, float]:
-    """Connect and read timeouts whose sum fits ``budget`` (the normal ones when there is time)."""
+    """Connect and read timeouts whose sum fits ``budget`` (the normal ones when there is time). Needs
+    ``budget >= 2 * _TIMEOUT_STEP_SECONDS`` (``MIN_ATTEMPT_SECONDS`` guarantees it): both are whole steps."""
     if budget >= CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS:
         return CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
     connect = _round_down(min(CONNECT_TIMEOUT_SECONDS, budget / 3))
-    read = _round_down(max(_TIMEOUT_STEP_SECONDS, budget - connect))
+    read = _round_down(min(READ_TIMEOUT_SECONDS, budget - connect))
     return connect, read
 
 
@@ -114,7 +120,7 @@ class BudgetedClient:
             except (ClientError, BotoCoreError) as exc:
                 if not is_transient(exc) or attempt == MAX_ATTEMPTS:
                     raise
-                pause = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
+                pause = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311  # nosec B311  # jitter
                 if deadline.remaining() < pause + MIN_ATTEMPT_SECONDS:
                     raise  # no time for another attempt: the caller answers 503 while it still can
                 time.sleep(pause)

@@ -20,8 +20,9 @@ from tableau_broker.errors import DependencyUnavailable
 
 Monotonic = Callable[[], float]
 
-# No attempt is started with less than this much socket time: below it, a healthy AWS answer would not fit.
-MIN_ATTEMPT_SECONDS = 0.25
+# No attempt is started with less than this much socket time: below it, a healthy AWS answer would not fit,
+# and a connect plus a read timeout of at least 0.25 s each (the clients' step) would not fit either.
+MIN_ATTEMPT_SECONDS = 0.5
 # Used when no invocation set a deadline (a direct call of ``handle()``, a script): a bound, never "forever".
 DEFAULT_BUDGET_SECONDS = 8.0
 

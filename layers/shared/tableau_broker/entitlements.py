@@ -176,6 +176,12 @@ def parse_tenant(tenant_id: str, item: Mapping[str, Any]) -> TenantRecord:
     )
 
 
+def shadows_tenant_attribute(attributes: Mapping[str, object], tenant_attribute: str) -> bool:
+    """Whether any attribute name equals the tenant attribute's name, ignoring case."""
+    folded = tenant_attribute.casefold()
+    return any(name.casefold() == folded for name in attributes)
+
+
 def combine(user: UserRecord, tenant: TenantRecord, *, tenant_attribute: str) -> Entitlement:
     """The entitlement for one caller. Fails closed on anything disabled or inconsistent."""
     if not user.enabled:
@@ -186,8 +192,9 @@ def combine(user: UserRecord, tenant: TenantRecord, *, tenant_attribute: str) ->
         raise ConfigurationError("user and tenant records disagree")
     allowed = tenant.scopes if user.scopes is None else tuple(s for s in tenant.scopes if s in user.scopes)
     attributes: dict[str, AttributeValue] = {**tenant.attributes, **user.attributes}
-    if tenant_attribute in attributes:
-        # The entitlement key comes from the tenant record only; a stored attribute must never replace it.
+    if shadows_tenant_attribute(attributes, tenant_attribute):
+        # The entitlement key comes from the tenant record only. A stored attribute that names it in any case
+        # ("Tenant", "TENANT") would put a second tenant value into the token beside the real one.
         raise ConfigurationError("a stored attribute shadows the tenant attribute")
     attributes[tenant_attribute] = tenant.tenant_id
     return Entitlement(

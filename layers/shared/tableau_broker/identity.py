@@ -86,7 +86,7 @@ def identity_from_claims(claims: Mapping[str, Any], settings: CognitoSettings, *
     token_use = claims.get("token_use")
     if token_use not in settings.token_use:
         raise Unauthenticated("wrong_token_use")
-    client_id = claims.get("aud") if token_use == "id" else claims.get("client_id")
+    client_id = claims.get("aud") if token_use == "id" else claims.get("client_id")  # nosec B105  # a claim value
     if not isinstance(client_id, str) or client_id not in settings.app_client_ids:
         raise Unauthenticated("wrong_client")
     exp = _epoch(claims.get("exp"))
@@ -95,7 +95,7 @@ def identity_from_claims(claims: Mapping[str, Any], settings: CognitoSettings, *
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip():
         raise Unauthenticated("missing_sub")
-    username = claims.get("cognito:username") if token_use == "id" else claims.get("username")
+    username = claims.get("cognito:username") if token_use == "id" else claims.get("username")  # nosec B105  # a claim value
     return CallerIdentity(
         sub=sub, token_use=token_use, client_id=client_id, username=username if isinstance(username, str) else None
     )

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from botocore.exceptions import ClientError
+
+from tableau_broker import aws
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.errors import MalformedSecret
 from tableau_broker.signing_secret import parse_connected_app_secret, read_connected_app_secret
@@ -51,6 +54,20 @@ class RotationNotEnabled(RotationError):
 
 class RotationStateError(RotationError):
     """The secret's versions or Tableau's secrets are not in a state this step can work from."""
+
+
+class PendingVersionAbandoned(RotationStateError):
+    """The pending version cannot be promoted; AWSPENDING was taken off it so the next rotation can start."""
+
+    def __init__(self, version_id: str, problem: str, *, abandoned: bool) -> None:
+        self.version_id = version_id
+        self.abandoned = abandoned
+        outcome = (
+            f"AWSPENDING was taken off version {version_id}: the next rotation starts afresh"
+            if abandoned
+            else f"AWSPENDING could not be taken off version {version_id}: 'token-broker rotate-now' clears it"
+        )
+        super().__init__(f"{problem}; nothing was promoted, {outcome}")
 
 
 class RotationTooEarly(RotationError):
@@ -119,6 +136,24 @@ class VersionStages:
 
     def to_json(self) -> dict[str, list[str]]:
         return {version: list(stages) for version, stages in self.versions.items()}
+
+
+def is_not_found(exc: ClientError) -> bool:
+    """A read of a version Secrets Manager labelled but nobody stored a value in. Matched by error code, not by
+    ``client.exceptions``: the budgeted client may raise from another boto3 client, whose classes differ."""
+    return aws.error_code(exc) == "ResourceNotFoundException"
+
+
+def abandon_pending_version(client: SecretsManagerClient, secret_id: str, version_id: str) -> bool:
+    """Take AWSPENDING off ``version_id`` unless it is also AWSCURRENT; ``True`` when a label was removed. While
+    AWSPENDING sits on a version that is not AWSCURRENT, Secrets Manager refuses every RotateSecret ("A previous
+    rotation isn't complete"): a failed rotation that leaves it behind blocks all later ones."""
+    _, stages = describe_rotation(client, secret_id)
+    version_stages = stages.stages_of(version_id)
+    if AWSPENDING not in version_stages or AWSCURRENT in version_stages:
+        return False
+    client.update_secret_version_stage(SecretId=secret_id, VersionStage=AWSPENDING, RemoveFromVersionId=version_id)
+    return True
 
 
 def describe_rotation(client: SecretsManagerClient, secret_id: str) -> tuple[bool, VersionStages]:
@@ -192,7 +227,7 @@ def ensure_past_grace(previous_secret_id: str, *, current_since: float, now: flo
 
 
 def _check_grace(stage: StageSecrets, *, now: float, grace_seconds: int) -> None:
-    assert stage.previous_secret_id is not None
+    assert stage.previous_secret_id is not None  # nosec B101  # type narrowing; both callers pass a str
     ensure_past_grace(stage.previous_secret_id, current_since=stage.current_since, now=now, grace_seconds=grace_seconds)
 
 
@@ -299,7 +334,9 @@ def rotation_status(
         try:
             pending = read_connected_app_secret(client, secret_id, stage=AWSPENDING, version_id=pending_version)
             pending_secret_id = pending.secret_id
-        except client.exceptions.ResourceNotFoundException:
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
             pending_secret_id = None  # a rotation started but createSecret has not stored a value (yet)
     admin = read_admin_credentials(client, admin_secret_id)
     rest = TableauRestClient.for_admin(admin, path_family=path_family, timeout_seconds=timeout_seconds)

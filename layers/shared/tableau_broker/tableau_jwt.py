@@ -12,10 +12,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -156,9 +157,30 @@ class Finding:
     tableau_code: str | None = None
 
 
+# Crafted tokens must give findings, never a crash: nesting is bounded (json's C decoder recurses per level),
+# and a NumericDate must be a finite number of seconds inside datetime's range (year 1 to 9999).
+MAX_JSON_DEPTH = 32
+MAX_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
+_B64URL_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _b64url_json(segment: str) -> Any:
     padded = segment + "=" * (-len(segment) % 4)
     return json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Iterative, so a deep structure cannot exhaust the stack while it is measured."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                pending.append((child, depth + 1))
+    return False
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -168,15 +190,32 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ValueError("not a JWT: expected three dot-separated parts")
     try:
         header, payload = _b64url_json(parts[0]), _b64url_json(parts[1])
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except RecursionError:
+        raise ValueError(f"not a JWT: header or payload is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (binascii.Error, UnicodeError, ValueError):
         raise ValueError("not a JWT: header or payload is not base64url JSON") from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise ValueError("not a JWT: header or payload is not a JSON object")
+    if _nested_deeper_than(header, MAX_JSON_DEPTH) or _nested_deeper_than(payload, MAX_JSON_DEPTH):
+        raise ValueError(f"not a JWT: header or payload is nested deeper than {MAX_JSON_DEPTH} levels")
     return header, payload
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def is_numeric_date(value: object) -> TypeGuard[int | float]:
+    """RFC 7519 NumericDate as Tableau can read it: finite (no NaN/Infinity, which 1e400 decodes to), in range."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE
+    )
+
+
+def _signature_findings(signature: str) -> list[Finding]:
+    if not signature:
+        return [Finding("error", "signature", "token has no signature (an unsecured JWT)", "10084")]
+    if not _B64URL_SEGMENT.fullmatch(signature) or len(signature) % 4 == 1:
+        return [Finding("error", "signature", "signature segment is not base64url", "10084")]
+    return []
 
 
 def inspect_token(
@@ -234,12 +273,17 @@ def inspect_token(
 
     exp, iat, nbf = payload.get("exp"), payload.get("iat"), payload.get("nbf")
     for name, value in (("exp", exp), ("iat", iat), ("nbf", nbf)):
-        if value is not None and not _is_number(value):
-            add("error", name, f"{name} must be a NumericDate (seconds since the epoch)", "10084")
+        if value is not None and not is_numeric_date(value):
+            add(
+                "error",
+                name,
+                f"{name} must be a NumericDate (finite seconds since the epoch, before the year 10000)",
+                "10084",
+            )
     if exp is None:
         add("error", "exp", "exp is missing", "10084")
-    elif _is_number(exp):
-        start = iat if _is_number(iat) else now
+    elif is_numeric_date(exp):
+        start = iat if is_numeric_date(iat) else now
         if exp - start > max_lifetime_seconds:
             add(
                 "error",
@@ -250,7 +294,7 @@ def inspect_token(
         if exp <= now:
             add("error", "exp", "token has expired", "16")
     for name, value in (("iat", iat), ("nbf", nbf)):
-        if _is_number(value) and float(value) > now + leeway_seconds:  # type: ignore[arg-type]
+        if is_numeric_date(value) and value > now + leeway_seconds:
             add("error", name, f"{name} is in the future: the minting clock runs ahead", "16")
 
     for name, value in payload.items():
@@ -271,7 +315,8 @@ def inspect_token(
             add("error", "attribute", f"attribute '{name}' differs only in case from a registered claim")
         elif not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
             add("warning", "attribute", f"attribute '{name}' is neither a string nor an array of strings")
-    if payload.get(ODA_CLAIM) == "true" and isinstance(scp, list) and not set(scp) <= ON_DEMAND_ACCESS_SCOPES:
+    scope_set = set(scp) if isinstance(scp, list) and all(isinstance(s, str) for s in scp) else None
+    if payload.get(ODA_CLAIM) == "true" and scope_set is not None and not scope_set <= ON_DEMAND_ACCESS_SCOPES:
         add("error", "oda", "on-demand access supports only the views embed scopes", "10084")
     for name, value in (("kid", header.get("kid")), ("iss", header.get("iss")), ("iss", payload.get("iss"))):
         if value is not None and not isinstance(value, str):
@@ -281,15 +326,20 @@ def inspect_token(
     if len(token) > MAX_TOKEN_BYTES:
         add("warning", "size", f"token is {len(token)} bytes; keep it under {MAX_TOKEN_BYTES}")
 
+    signing_input, _, signature = token.strip().rpartition(".")
+    signature_problems = _signature_findings(signature)
+    findings.extend(signature_problems)
+
     if secret is not None:
         if header.get("kid") != secret.secret_id:
             add("error", "kid", "kid does not match the secret ID of the given secret", "10085")
         iss = payload.get("iss") or header.get("iss")
         if iss != secret.client_id:
             add("error", "iss", "iss does not match the client ID of the given secret", "10089")
-        signing_input, _, signature = token.strip().rpartition(".")
-        expected = hmac.new(secret.secret_value.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
-        expected_b64 = base64.urlsafe_b64encode(expected).rstrip(b"=").decode("ascii")
-        if alg == ALGORITHM and not hmac.compare_digest(expected_b64, signature):
-            add("error", "signature", "signature does not verify with the given secret", "127")
+        # Only a well-formed signature is compared (compare_digest refuses non-ASCII text).
+        if alg == ALGORITHM and not signature_problems:
+            expected = hmac.new(secret.secret_value.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
+            expected_b64 = base64.urlsafe_b64encode(expected).rstrip(b"=").decode("ascii")
+            if not hmac.compare_digest(expected_b64, signature):
+                add("error", "signature", "signature does not verify with the given secret", "127")
     return findings

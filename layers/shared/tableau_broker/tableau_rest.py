@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from tableau_broker.deadline import MIN_ATTEMPT_SECONDS, current_deadline
 from tableau_broker.errors import ConfigurationError
 from tableau_broker.signing_secret import ConnectedAppSecret
 from tableau_broker.urls import tableau_url_problem
@@ -38,6 +39,7 @@ AUTH_HEADER: Final = "X-Tableau-Auth"
 ADMIN_FIELDS: Final = ("pat_name", "pat_secret", "site_content_url", "tableau_url")
 OPTIONAL_ADMIN_FIELDS: Final = ("api_version",)
 MAX_DETAIL_CHARS: Final = 200
+DEPENDENCY: Final = "tableau"  # how deadline errors name this dependency
 _API_VERSION = re.compile(r"^\d+\.\d+$")
 _JWT_LIKE = re.compile(r"eyJ[\w-]*\.[\w-]*\.?[\w-]*")
 
@@ -202,7 +204,13 @@ class TableauRestClient:
         self._sensitive = tuple(dict.fromkeys((*self._sensitive, *(v for v in values if v))))
 
     def _once(
-        self, operation: str, method: str, path: str, body: Mapping[str, Any] | None, auth: str | None
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        auth: str | None,
+        timeout: float,
     ) -> tuple[int, Any]:
         headers = {"Accept": "application/json"}
         data = None
@@ -213,7 +221,7 @@ class TableauRestClient:
             headers[AUTH_HEADER] = auth
         request = urllib.request.Request(self._url(path), data=data, headers=headers, method=method)  # noqa: S310
         try:
-            with self._opener.open(request, timeout=self.timeout_seconds) as response:
+            with self._opener.open(request, timeout=timeout) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as exc:
             status, raw = exc.code, _read_error_body(exc)
@@ -239,16 +247,28 @@ class TableauRestClient:
         auth: str | None = None,
         retry: bool = True,
     ) -> Any:
-        """``body`` may be a callable: it is called once per attempt (a fresh JWT for each sign-in try)."""
+        """``body`` may be a callable: it is called once per attempt (a fresh JWT for each sign-in try).
+
+        Each attempt waits at most ``timeout_seconds``, or what the invocation's deadline leaves if that is
+        less; with too little left for an attempt, ``DeadlineExceeded`` names Tableau instead. A retry (and
+        the back-off before it) is started only when it can still finish before the deadline."""
+        deadline = current_deadline()
         attempts = self.max_attempts if retry else 1
         for attempt in range(1, attempts + 1):
+            timeout = deadline.attempt_timeout(DEPENDENCY, cap=self.timeout_seconds)
             payload = body() if callable(body) else body
             try:
-                return self._once(operation, method, path, payload, auth)[1]
+                return self._once(operation, method, path, payload, auth, timeout)[1]
             except TableauRestError as exc:
                 if not exc.transient or attempt == attempts:
                     raise
                 delay = min(self.backoff_seconds * 2 ** (attempt - 1), 4.0)
+                if deadline.remaining() < delay + MIN_ATTEMPT_SECONDS:
+                    logger.warning(
+                        "tableau call not retried: the invocation's deadline is too close",
+                        extra={"operation": operation, "status": exc.status, "attempt": attempt},
+                    )
+                    raise
                 logger.warning(
                     "tableau call retried",
                     extra={"operation": operation, "status": exc.status, "attempt": attempt, "delay_s": delay},

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from tableau_broker.errors import MalformedSecret
 from tableau_broker.signing_secret import ConnectedAppSecret, read_connected_app_secret
-from tableau_broker.tableau_jwt import ALGORITHM, MAX_LIFETIME_SECONDS, Finding, decode_unverified, inspect_token
+from tableau_broker.tableau_jwt import (
+    ALGORITHM,
+    MAX_LIFETIME_SECONDS,
+    Finding,
+    decode_unverified,
+    inspect_token,
+    is_numeric_date,
+)
 from token_broker_cli.context import Context, one_line
 from token_broker_cli.errors import EXIT_FINDINGS, EXIT_OK, OperationalError, UsageError
 from token_broker_cli.parser import Parents, Subparsers
@@ -49,7 +57,7 @@ def register(commands: Subparsers, parents: Parents) -> None:
 
 
 def _read_token(ctx: Context, args: argparse.Namespace) -> str:
-    token = ctx.stdin.read() if args.token == "-" else args.token
+    token = ctx.stdin.read() if args.token == "-" else args.token  # nosec B105  # '-' means read stdin
     token = token.strip()
     if not token:
         raise UsageError("no token given")
@@ -71,6 +79,8 @@ def _secret(ctx: Context, args: argparse.Namespace) -> ConnectedAppSecret | None
 def _when(value: Any, now: float) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
+    if not is_numeric_date(value):
+        return "  (not a NumericDate)"
     try:
         stamp = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):
@@ -83,6 +93,20 @@ def _when(value: Any, now: float) -> str:
 def _value(value: Any) -> str:
     # json.dumps escapes control characters: claims are untrusted and must not drive the terminal.
     return json.dumps(value, ensure_ascii=True)
+
+
+def _strict_json(value: Any) -> Any:
+    """NaN and ±Infinity (what 1e400 decodes to) as strings: the report stays strict JSON for jq and friends.
+
+    Recursion is safe: decode_unverified bounds the nesting depth.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {name: _strict_json(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_strict_json(item) for item in value]
+    return value
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
@@ -120,8 +144,8 @@ def cmd_inspect(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         ctx.print_json(
             {
-                "header": header,
-                "payload": payload,
+                "header": _strict_json(header),
+                "payload": _strict_json(payload),
                 "signature": signature,
                 "findings": [_finding_json(f) for f in findings],
                 "errors": len(errors),

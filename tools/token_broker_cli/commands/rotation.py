@@ -19,6 +19,7 @@ from tableau_broker.rotation import (
     RotationError,
     RotationStatus,
     RotationTooEarly,
+    abandon_pending_version,
     describe_rotation,
     ensure_past_grace,
     iso,
@@ -34,7 +35,7 @@ from token_broker_cli.context import Context
 from token_broker_cli.errors import EXIT_OK, OperationalError, UsageError
 from token_broker_cli.parser import Parents, Subparsers
 
-ENV_ADMIN_SECRET_ARN = "TABLEAU_ADMIN_SECRET_ARN"
+ENV_ADMIN_SECRET_ARN = "TABLEAU_ADMIN_SECRET_ARN"  # nosec B105  # an environment variable's name
 ENV_PATH_FAMILY = "TABLEAU_CONNECTED_APP_PATH_FAMILY"
 WATCH_HINT = (
     "watch the rotation function's log (the stack's RotationLogGroup) and 'token-broker rotation-status' or "
@@ -63,8 +64,10 @@ def register(commands: Subparsers, parents: Parents) -> None:
         help="start a rotation of the connected-app secret now",
         description="Ask Secrets Manager to rotate the secret at once (RotateSecret): it runs createSecret, "
         "setSecret, testSecret and finishSecret with the scheduled rotation function. Refused when rotation is "
-        "not enabled on the secret. Tableau holds two secrets per app at most: within the grace period of the "
-        "last rotation createSecret refuses and revokes nothing; 'revoke-previous' makes room.",
+        "not enabled on the secret. A stale AWSPENDING left by an unfinished or failed rotation is cleared first "
+        "(Secrets Manager refuses to start a rotation while it is there). Tableau holds two secrets per app at "
+        "most: within the grace period of the last rotation createSecret refuses and revokes nothing; "
+        "'revoke-previous' makes room.",
     )
     rotate.set_defaults(handler=cmd_rotate_now)
 
@@ -154,9 +157,15 @@ def cmd_rotate_now(ctx: Context, args: argparse.Namespace) -> int:
             f"rotation is not enabled on {arn}: deploy the stack's rotation schedule "
             "(ConnectedAppSecretRotationSchedule) first; nothing was started"
         )
-    in_progress = stages.pending_version()
-    if in_progress is not None:
-        ctx.warn(f"a rotation is already in progress (AWSPENDING on version {in_progress}); Secrets Manager may refuse")
+    stale = stages.pending_version()
+    if stale is not None and abandon_pending_version(client, arn, stale):
+        # Secrets Manager refuses RotateSecret while AWSPENDING sits on a version that is not AWSCURRENT. A failed
+        # rotation's Tableau secret, if it created one, is referenced by no stage now: the next createSecret
+        # deletes it.
+        ctx.warn(
+            f"cleared a stale AWSPENDING from version {stale} (an unfinished or failed rotation); "
+            "if Secrets Manager was still running that rotation, its next step fails cleanly"
+        )
     # No function or schedule passed: Secrets Manager rotates with the configuration the stack stored.
     token = start_rotation(client, arn, rotate_immediately=True)
     ctx.note(f"rotation started: Secrets Manager runs the four rotation steps on version {token}; {WATCH_HINT}")
@@ -203,7 +212,7 @@ def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
             # Refused before asking; the layer checks again when it deletes.
             ensure_past_grace(target, current_since=status.current_since, now=now, grace_seconds=grace)
     if target is None:
-        ctx.print_json({"arn": arn, "revoked_secret_id": None, "current_secret_id": status.current_secret_id})
+        ctx.print_json({"arn": arn, "revoked_secret_id": None, "current_secret_id": status.current_secret_id})  # nosec B105  # no secret here
         return EXIT_OK
 
     ctx.note(

@@ -25,7 +25,7 @@ from tests.support.figures import record
 
 settings.register_profile(
     "quick",
-    max_examples=60,
+    max_examples=250,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
@@ -55,6 +55,7 @@ class Deployment:
     client_id: str
     tenant_attribute: str
     examples: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
 
 
 @pytest.fixture(scope="module")
@@ -104,4 +105,5 @@ def deployment() -> Iterator[Deployment]:
                 examples=sum(deployed.examples.values()),
                 profile=PROFILE,
                 per_property=dict(sorted(deployed.examples.items())),
+                statuses={str(status): count for status, count in sorted(deployed.statuses.items())},
             )

@@ -162,7 +162,7 @@ def attribute_value(name: str) -> st.SearchStrategy[Any]:
     return text | st.lists(text, min_size=1, max_size=3)
 
 
-attributes = st.lists(st.sampled_from(INNOCUOUS_NAMES * 4 + COLLIDING_NAMES), unique=True, max_size=3).flatmap(
+attributes = st.lists(st.sampled_from(INNOCUOUS_NAMES * 8 + COLLIDING_NAMES), unique=True, max_size=3).flatmap(
     lambda names: st.fixed_dictionaries({name: attribute_value(name) for name in names})
 )
 
@@ -191,7 +191,9 @@ tenants = st.lists(
         Tenant,
         tenant_id=st.sampled_from(TENANT_IDS),
         enabled=st.sampled_from([True, True, True, False]),
-        scopes=st.lists(st.sampled_from(EMBED), min_size=1, max_size=2, unique=True).map(tuple),
+        scopes=st.sampled_from(
+            [("tableau:views:embed",), tuple(EMBED), tuple(EMBED), ("tableau:views:embed_authoring",)]
+        ),
         attributes=attributes,
     ),
     min_size=1,
@@ -200,22 +202,27 @@ tenants = st.lists(
 )
 
 
-@st.composite
-def users(draw: st.DrawFn) -> list[User]:
-    count = draw(st.integers(1, 4))
-    subs = draw(st.lists(st.uuids().map(str), min_size=count, max_size=count, unique=True))
-    return [
-        User(
-            sub=sub,
-            tenant_id=draw(st.sampled_from(TENANT_IDS)),
-            enabled=draw(st.sampled_from([True, True, True, False])),
-            stored=draw(st.sampled_from([True, True, True, False])),
-            tableau_username=f"user{index}@tableau.example",
-            scopes=draw(st.none() | st.lists(st.sampled_from(EMBED), max_size=2, unique=True).map(tuple)),
-            attributes=draw(attributes),
-        )
-        for index, sub in enumerate(subs)
-    ]
+def users(tenant_ids: list[str]) -> st.SearchStrategy[list[User]]:
+    """Users mostly of the generated tenants (sometimes of one with no record)."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> list[User]:
+        count = draw(st.integers(1, 4))
+        subs = draw(st.lists(st.uuids().map(str), min_size=count, max_size=count, unique=True))
+        return [
+            User(
+                sub=sub,
+                tenant_id=draw(st.sampled_from(tenant_ids * 3 + TENANT_IDS)),
+                enabled=draw(st.sampled_from([True, True, True, False])),
+                stored=draw(st.sampled_from([True, True, True, False])),
+                tableau_username=f"user{index}@tableau.example",
+                scopes=draw(st.sampled_from([None, None, None, (), ("tableau:views:embed",), tuple(EMBED)])),
+                attributes=draw(attributes),
+            )
+            for index, sub in enumerate(subs)
+        ]
+
+    return build()
 
 
 Claims = dict[str, Any]
@@ -247,22 +254,24 @@ class Scenario:
 
 
 def scenarios(mutation_weight: int) -> st.SearchStrategy[Scenario]:
-    return st.builds(
-        Scenario,
-        tenants=tenants,
-        users=users(),
-        caller=st.none() | st.integers(0, 3),
-        token_use=st.sampled_from(["id", "access"]),
-        mutation=st.sampled_from([None] * (10 - mutation_weight) + [*MUTATIONS] * mutation_weight)
-        if mutation_weight
-        else st.none(),
-        shape=st.sampled_from(["http-v2", "rest-v1", "bearer-garbage"]),
-        body=st.one_of(
-            st.none(),
-            st.sampled_from(EMBED).map(lambda s: json.dumps({"scopes": [s]})),
-            bodies,
-        ),
-    )
+    """``mutation_weight`` in tenths: how often the caller's claims carry one of MUTATIONS."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Scenario:
+        generated_tenants = draw(tenants)
+        generated_users = draw(users([t.tenant_id for t in generated_tenants]))
+        mutations = [None] * (10 - mutation_weight) * len(MUTATIONS) + [*MUTATIONS] * mutation_weight
+        return Scenario(
+            tenants=generated_tenants,
+            users=generated_users,
+            caller=draw(st.sampled_from([None, *list(range(len(generated_users))) * 3])),
+            token_use=draw(st.sampled_from(["id", "access"])),
+            mutation=draw(st.sampled_from(mutations)),
+            shape=draw(st.sampled_from(["http-v2", "rest-v1", "bearer-garbage"])),
+            body=draw(st.one_of(st.none(), st.sampled_from(EMBED).map(lambda s: json.dumps({"scopes": [s]})), bodies)),
+        )
+
+    return build()
 
 
 def caller_of(scenario: Scenario) -> User | None:
@@ -322,7 +331,9 @@ def store(deployment: Deployment, scenario: Scenario) -> list[str]:
 def run(deployment: Deployment, scenario: Scenario) -> tuple[int, dict[str, Any]]:
     keys = store(deployment, scenario)
     try:
-        return well_formed(handle(event_for(scenario, deployment, time.time())))
+        status, body = well_formed(handle(event_for(scenario, deployment, time.time())))
+        deployment.statuses[status] += 1
+        return status, body
     finally:
         for key in keys:
             deployment.dynamodb.delete_item(TableName=deployment.table, Key={"pk": {"S": key}})

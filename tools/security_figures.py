@@ -16,9 +16,9 @@ import argparse
 import json
 import os
 import platform
-import subprocess
+import subprocess  # nosec B404  # runs this interpreter's pytest with fixed arguments
 import sys
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # nosec B405  # parses only the JUnit reports pytest just wrote here
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,14 +59,14 @@ def run_marker(marker: str, junit_dir: Path) -> int:
     report.unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", "-m", marker, "-q", f"--junitxml={report}"]
     print(f"== pytest -m {marker}", flush=True)
-    return subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603 - our own interpreter
+    return subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603  # nosec B603  # our own interpreter
 
 
 def count_junit(report: Path) -> tuple[int, int, int]:
     """(passed, failed, skipped) test cases; an error (setup, teardown, collection) counts as failed."""
     if not report.exists():
         return 0, 0, 0
-    root = ET.parse(report).getroot()  # noqa: S314 - a file pytest wrote on this machine
+    root = ET.parse(report).getroot()  # noqa: S314  # nosec B314  # a file pytest wrote on this machine
     passed = failed = skipped = 0
     for case in root.iter("testcase"):
         children = {child.tag for child in case}

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from local_stack.template import Template
-from tests.load.conftest import REPO_ROOT, source_pythonpath
 from tests.support.figures import record
+from tests.support.local_stack_process import REPO_ROOT, source_pythonpath
 
 pytestmark = pytest.mark.load
 

@@ -54,31 +54,58 @@ class CallerIdentity:
     username: str | None
 
 
+def _payload_version(event: Mapping[str, Any]) -> str | None:
+    """'2.0' (HTTP API payload v2), '1.0' (HTTP API payload v1 or a REST API proxy event) or None."""
+    version = event.get("version")
+    if version in ("2.0", "1.0"):
+        return str(version)
+    return "1.0" if version is None and "httpMethod" in event else None
+
+
 def _claims_from_event(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The authorizer's claims, read only where the event's own payload version puts them.
+
+    v2 carries them in ``authorizer.jwt.claims``, v1 in ``authorizer.claims``. An authorizer block of the wrong
+    type, both blocks at once, or a block where the event's version does not put it is refused (401): a gateway
+    never builds such an event, so someone else did, and guessing which claims to believe would let them choose.
+    Events without an authorizer block take the bearer path.
+    """
     context = event.get("requestContext")
-    if not isinstance(context, Mapping):
+    if not isinstance(context, Mapping) or "authorizer" not in context:
         return None
-    authorizer = context.get("authorizer")
+    authorizer = context["authorizer"]
     if not isinstance(authorizer, Mapping):
-        return None
-    jwt_section = authorizer.get("jwt")  # HTTP API payload v2
-    if isinstance(jwt_section, Mapping) and isinstance(jwt_section.get("claims"), Mapping):
-        claims = jwt_section["claims"]
-        return claims if claims else None
-    claims = authorizer.get("claims")  # REST API v1 with a Cognito user pool authorizer
-    if isinstance(claims, Mapping) and claims:
-        return claims
-    return None
+        raise Unauthenticated("malformed_authorizer")
+    has_v2, has_v1 = "jwt" in authorizer, "claims" in authorizer
+    if has_v2 and has_v1:
+        raise Unauthenticated("ambiguous_authorizer")
+    if not has_v2 and not has_v1:
+        return None  # another authorizer kind (Lambda, IAM): no Cognito claims here
+    version = _payload_version(event)
+    if (has_v2 and version != "2.0") or (has_v1 and version != "1.0"):
+        raise Unauthenticated("authorizer_version_mismatch")
+    section = authorizer["jwt"] if has_v2 else authorizer
+    claims = section.get("claims") if isinstance(section, Mapping) else None
+    if not isinstance(claims, Mapping) or not claims:
+        raise Unauthenticated("malformed_authorizer")
+    return claims
 
 
 def _bearer_token(event: Mapping[str, Any]) -> str | None:
     headers = event.get("headers")
     if not isinstance(headers, Mapping):
         return None
-    value = next((v for k, v in headers.items() if isinstance(k, str) and k.lower() == "authorization"), None)
-    if not isinstance(value, str):
+    values = [v for k, v in headers.items() if isinstance(k, str) and k.lower() == "authorization"]
+    multi = event.get("multiValueHeaders")  # REST API / payload v1: every value of a repeated header
+    if isinstance(multi, Mapping):
+        for key, listed in multi.items():
+            if isinstance(key, str) and key.lower() == "authorization" and isinstance(listed, list):
+                values.extend(v for v in listed if v not in values)
+    if len(values) > 1:
+        raise Unauthenticated("ambiguous_authorization")  # which one would a proxy in front have checked?
+    if not values or not isinstance(values[0], str):
         return None
-    scheme, _, token = value.strip().partition(" ")
+    scheme, _, token = values[0].strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.load.conftest import REPO_ROOT
+from tests.support.local_stack_process import REPO_ROOT
 
 pytestmark = pytest.mark.load
 

@@ -29,8 +29,6 @@ import requests
 from moto.secretsmanager.models import SecretsManagerBackend
 
 from local_stack import secretsmanager_rules
-from sam_local import aws_resources
-from sam_local.lambda_runtime import LocalLambdaContext
 from local_stack.rotate import (
     ADMIN_SECRET_NAME,
     STEP_ORDER,
@@ -40,6 +38,8 @@ from local_stack.rotate import (
     install_rotation_lambda_stub,
     rotation_event,
 )
+from sam_local import aws_resources
+from sam_local.lambda_runtime import LocalLambdaContext
 from sam_local.template import Template
 from secret_rotation import handler
 from secret_rotation.handler import build_context, handle

@@ -16,8 +16,8 @@ import boto3
 import jwt
 import pytest
 
-from sam_local import aws_resources
 from local_stack.api_gateway import gateway_claim_value
+from sam_local import aws_resources
 from sam_local.lambda_runtime import LocalLambdaContext
 from sam_local.template import Template
 from tableau_broker.signing_secret import ConnectedAppSecret

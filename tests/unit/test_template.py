@@ -144,8 +144,8 @@ def test_local_authorizer_and_broker_accept_both_issuer_kinds(
     import boto3
     import jwt
 
-    from sam_local import aws_resources
     from local_stack.api_gateway import LocalHttpApi, gateway_claim_value
+    from sam_local import aws_resources
     from tableau_broker.config import cognito_settings_from_env
     from tableau_broker.identity import identity_from_claims
 

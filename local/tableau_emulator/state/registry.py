@@ -6,6 +6,7 @@ or by their site id (a UUID) wherever a ``site`` argument is taken.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import secrets
 import uuid
@@ -74,18 +75,8 @@ class SiteRecord:
     apps: dict[str, AppRecord] = field(default_factory=dict)  # by client id
 
     def view(self) -> SiteView:
-        return SiteView(
-            id=self.id,
-            content_url=self.content_url,
-            name=self.name,
-            max_jwt_lifetime_minutes=self.max_jwt_lifetime_minutes,
-            on_demand_access=self.on_demand_access,
-            tenant_attribute=self.tenant_attribute,
-            user_attributes_enabled=self.user_attributes_enabled,
-            accept_metrics_embed_scope=self.accept_metrics_embed_scope,
-            rows=tuple(self.rows),
-            workbooks=dict(self.workbooks),
-        )
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(SiteView)}
+        return SiteView(**{**settings, "rows": tuple(self.rows), "workbooks": dict(self.workbooks)})
 
     def user_by_id(self, user_id: str) -> UserInfo | None:
         return next((u for u in self.users.values() if u.id == user_id), None)

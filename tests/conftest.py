@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from sam_local.template import Template
+
 # Set before any test module imports boto3 or Powertools: nothing here may reach a real AWS account.
 os.environ.update(
     {
@@ -20,16 +22,7 @@ os.environ.update(
     }
 )
 # Powertools reads these when the handler module is imported: the same values template.yaml sets.
-os.environ.update(
-    {
-        name: value
-        for name, value in __import__("local_stack.template", fromlist=["Template"])
-        .Template()
-        .doc["Globals"]["Function"]["Environment"]["Variables"]
-        .items()
-        if isinstance(value, str)
-    }
-)
+os.environ.update(Template().literal_global_environment())
 for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
     os.environ.pop(_name, None)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from local_stack.stack import LocalStack, Ports, notify_ready
-from local_stack.template import REPO_ROOT
+from sam_local.template import REPO_ROOT
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -21,8 +21,8 @@ import jwt
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from local_stack.lambda_runtime import LocalFunction
-from local_stack.template import Tag, Template
+from sam_local.lambda_runtime import LocalFunction
+from sam_local.template import Tag, Template
 
 Clock = Callable[[], float]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import zipfile
 from collections.abc import Callable, Mapping
@@ -26,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import requests
 
-from local_stack import aws_resources
-from local_stack.lambda_runtime import LocalFunction, route_logs_to_file
-from local_stack.template import REPO_ROOT, Template
+from sam_local import aws_resources
+from sam_local.lambda_runtime import LocalFunction, route_logs_to_file
+from sam_local.process_env import configure_process, local_aws_environment
+from sam_local.template import REPO_ROOT, Template
 from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,
@@ -172,10 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rotate: the stack in {args.state_file} does not answer at {endpoint}; is `make demo` running?")
         return 1
 
-    from local_stack.stack import _isolate_from_real_aws
     from secret_rotation.handler import safe_reason
 
-    _isolate_from_real_aws(endpoint)
     template = Template()
     refs = {
         "ConnectedAppSecret": info["secret_arn"],
@@ -184,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     env = template.function_environment(ROTATION_FUNCTION, refs)
     env.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
-    os.environ.update(env)
+    # This process runs only the rotation: configured once, before the first invocation.
+    configure_process({**local_aws_environment(endpoint, info["region"]), **env})
     args.log_file.parent.mkdir(parents=True, exist_ok=True)
     _route_rotation_logs(args.log_file)
     path_family = env.get("TABLEAU_CONNECTED_APP_PATH_FAMILY", DEFAULT_PATH_FAMILY)

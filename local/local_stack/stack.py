@@ -16,13 +16,15 @@ from typing import Any
 
 import boto3
 
-from local_stack import aws_resources
 from local_stack.api_gateway import LocalHttpApi
 from local_stack.demo_server import BackgroundServer, demo_app
-from local_stack.lambda_runtime import route_logs_to_file
 from local_stack.rotate import ADMIN_SECRET_NAME, admin_secret_json, create_admin_secret
-from local_stack.template import REPO_ROOT, Template
+from sam_local import aws_resources
+from sam_local.lambda_runtime import route_logs_to_file
+from sam_local.process_env import configure_process, local_aws_environment
+from sam_local.template import REPO_ROOT, Template
 from tableau_broker.signing_secret import ConnectedAppSecret
+from tableau_emulator import EmulatorServer, EmulatorState, ensure_embedding_bundle, serve
 
 REGION = "us-east-1"
 SITE = "analytics"
@@ -90,28 +92,47 @@ class StackInfo:
     pid: int = field(default_factory=os.getpid)
 
 
-def _isolate_from_real_aws(endpoint: str) -> None:
-    """Every boto3 client in this process talks to moto, whatever the developer's shell has configured."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",  # nosec B105  # moto's dummy key
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-    )
-
-
 def _route_broker_logs(log_file: Path) -> None:
     """The function's structured log goes to ``log_file``, not the console."""
     from token_broker.handler import logger
 
     route_logs_to_file(logger, log_file)
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """The servers started before anything is seeded."""
+
+    moto_url: str
+    tableau: EmulatorServer
+    demo_placeholder: BackgroundServer  # holds the demo page's port until its configuration is known
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        demo_url = self.demo_placeholder.url
+        return demo_url, demo_url.replace("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What seeding created in moto and the Tableau emulator."""
+
+    pool: aws_resources.UserPool
+    table: str
+    secret: ConnectedAppSecret
+    secret_arn: str
+    admin_secret_arn: str
+    pat_secret: str
+    users: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BrokerConfiguration:
+    """The broker function's template references and its environment, resolved from template.yaml."""
+
+    refs: dict[str, Any]
+    environment: dict[str, str]
+    jwks_url: str
 
 
 class LocalStack:
@@ -137,75 +158,77 @@ class LocalStack:
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> StackInfo:
-        from moto.server import ThreadedMotoServer
+        """Provision the servers, seed AWS and Tableau, configure the broker, serve it; then write stack.json.
 
-        from local_stack import secretsmanager_rules
-        from tableau_emulator import EmulatorState, ensure_embedding_bundle, serve
+        This process is configured for the stack (see :mod:`sam_local.process_env`): first every boto3 client
+        is pointed at moto, then the broker's template environment is set before its handler is imported.
+        """
+        self._prepare_files()
+        provisioned = self._provision()
+        configure_process(local_aws_environment(provisioned.moto_url, REGION))
+        seeded = self._seed(provisioned)
+        broker = self._configure(provisioned, seeded)
+        configure_process(broker.environment)
+        self.info = self._serve(provisioned, seeded, broker)
+        self._write_state_file()
+        return self.info
 
+    def _prepare_files(self) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.write_text("")
         ensure_embedding_bundle()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
+    def _provision(self) -> Provisioned:
+        """moto (with Secrets Manager's rotation rule), the Tableau emulator and a placeholder for the demo page."""
+        from moto.server import ThreadedMotoServer
+
+        from local_stack import secretsmanager_rules
+
         secretsmanager_rules.install()  # RotateSecret refuses while a rotation is unfinished, as in AWS
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ports.moto, verbose=False)
         self._moto.start()
         moto_url = f"http://127.0.0.1:{self._moto._server.server_port}"
-        _isolate_from_real_aws(moto_url)
-
         self.emulator_state = EmulatorState()
         tableau = serve(self.emulator_state, port=self.ports.tableau)
         self._servers.append(tableau)
         demo_placeholder = BackgroundServer("demo", demo_app({}), self.ports.demo)
-        demo_url = demo_placeholder.url
-        origins = (demo_url, demo_url.replace("127.0.0.1", "localhost"), *self.extra_origins)
+        return Provisioned(moto_url=moto_url, tableau=tableau, demo_placeholder=demo_placeholder)
 
+    def _seed(self, provisioned: Provisioned) -> Seeded:
+        """The demo users, tenants and secrets in moto and the matching site, users and app in the emulator."""
         session = boto3.session.Session(region_name=REGION)
-        cognito = session.client("cognito-idp")
-        dynamodb = session.client("dynamodb")
-        secretsmanager = session.client("secretsmanager")
+        cognito = session.client("cognito-idp", endpoint_url=provisioned.moto_url)
+        dynamodb = session.client("dynamodb", endpoint_url=provisioned.moto_url)
+        secretsmanager = session.client("secretsmanager", endpoint_url=provisioned.moto_url)
 
         pool = aws_resources.create_user_pool(
             cognito, "tableau-token-broker-local", region=REGION, issuer_type=self.issuer_type
         )
         table = aws_resources.create_entitlements_table(self.template, dynamodb, TABLE_NAME)
-
-        tenant_attribute = self.template.parameter_defaults()["TenantAttributeName"]
-        self.emulator_state.add_site(SITE, name="Analytics", tenant_attribute=tenant_attribute)
-        for user in DEMO_USERS:
-            if user.tableau_username:
-                self.emulator_state.add_user(SITE, user.tableau_username, "Viewer")
-        self.emulator_state.add_user(SITE, ADMIN_USER, "SiteAdministratorCreator")
-        pat_secret = self.emulator_state.add_pat(SITE, ADMIN_USER, ADMIN_PAT_NAME)
         secret = ConnectedAppSecret(
             client_id=str(uuid.uuid4()), secret_id=str(uuid.uuid4()), secret_value=secrets.token_urlsafe(32)
         )
-        self.emulator_state.add_connected_app(
-            SITE,
-            "token-broker",
-            client_id=secret.client_id,
-            domain_allowlist=["127.0.0.1", "localhost"],
-            secrets=[(secret.secret_id, secret.secret_value)],
-        )
+        pat_secret = self._seed_tableau(secret)
         secret_arn = aws_resources.create_connected_app_secret(self.template, secretsmanager, SECRET_NAME, secret)
+        tableau_url = provisioned.tableau.url
         # The rotation's Tableau credentials: the emulator admin's PAT (`make rotate` runs the rotation).
         admin_secret_arn = create_admin_secret(
             self.template,
             secretsmanager,
             ADMIN_SECRET_NAME,
             admin_secret_json(
-                pat_name=ADMIN_PAT_NAME, pat_secret=pat_secret, site_content_url=SITE, tableau_url=tableau.url
+                pat_name=ADMIN_PAT_NAME, pat_secret=pat_secret, site_content_url=SITE, tableau_url=tableau_url
             ),
         )
-
         for tenant in sorted({u.tenant for u in DEMO_USERS if u.tenant}):
             aws_resources.put_tenant(
                 dynamodb,
                 table,
                 tenant,
                 enabled=True,
-                tableau_url=tableau.url,
+                tableau_url=tableau_url,
                 site=SITE,
                 scopes=["tableau:views:embed", "tableau:views:embed_authoring"],
             )
@@ -217,18 +240,39 @@ class LocalStack:
                     dynamodb, table, sub, tableau_username=user.tableau_username, tenant_id=user.tenant, enabled=True
                 )
             users.append({**asdict(user), "entitled": user.entitled, "sub": sub})
+        return Seeded(pool, table, secret, secret_arn, admin_secret_arn, pat_secret, users)
 
-        jwks_url = f"{moto_url}/{pool.pool_id}/.well-known/jwks.json"
+    def _seed_tableau(self, secret: ConnectedAppSecret) -> str:
+        """The site, its users and the broker's connected app; returns the rotation admin's PAT secret."""
+        tenant_attribute = self.template.parameter_defaults()["TenantAttributeName"]
+        self.emulator_state.add_site(SITE, name="Analytics", tenant_attribute=tenant_attribute)
+        for user in DEMO_USERS:
+            if user.tableau_username:
+                self.emulator_state.add_user(SITE, user.tableau_username, "Viewer")
+        self.emulator_state.add_user(SITE, ADMIN_USER, "SiteAdministratorCreator")
+        pat_secret: str = self.emulator_state.add_pat(SITE, ADMIN_USER, ADMIN_PAT_NAME)
+        self.emulator_state.add_connected_app(
+            SITE,
+            "token-broker",
+            client_id=secret.client_id,
+            domain_allowlist=["127.0.0.1", "localhost"],
+            secrets=[(secret.secret_id, secret.secret_value)],
+        )
+        return pat_secret
+
+    def _configure(self, provisioned: Provisioned, seeded: Seeded) -> BrokerConfiguration:
+        """The broker's environment as template.yaml defines it, resolved against what was seeded."""
+        jwks_url = f"{provisioned.moto_url}/{seeded.pool.pool_id}/.well-known/jwks.json"
         refs = {
             "AWS::Region": REGION,
             "AWS::AccountId": "123456789012",
             "AWS::URLSuffix": "amazonaws.com",
-            "EntitlementsTable": table,
-            "ConnectedAppSecret": secret_arn,
-            "UserPoolId": pool.pool_id,
+            "EntitlementsTable": seeded.table,
+            "ConnectedAppSecret": seeded.secret_arn,
+            "UserPoolId": seeded.pool.pool_id,
             "UserPoolIssuerType": self.issuer_type,
-            "UserPoolClientIds": [pool.client_id],
-            "AllowedOrigins": list(origins),
+            "UserPoolClientIds": [seeded.pool.client_id],
+            "AllowedOrigins": [*provisioned.origins, *self.extra_origins],
             "ApiAccessLogGroup.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:local",
         }
         env = self.template.function_environment("BrokerFunction", refs)
@@ -239,63 +283,43 @@ class LocalStack:
                 "POWERTOOLS_METRICS_DISABLED": "true",
             }
         )
-        os.environ.update(env)
+        return BrokerConfiguration(refs=refs, environment=env, jwks_url=jwks_url)
+
+    def _serve(self, provisioned: Provisioned, seeded: Seeded, broker: BrokerConfiguration) -> StackInfo:
+        """The local HTTP API running the broker, and the demo page with its real configuration."""
         _route_broker_logs(self.log_file)
-        api = LocalHttpApi(self.template, refs, jwks_url=jwks_url)
+        api = LocalHttpApi(self.template, broker.refs, jwks_url=broker.jwks_url)
         api_server = BackgroundServer("api", api, self.ports.api)
         self._servers.append(api_server)
-
-        self.info = StackInfo(
+        tableau_url = provisioned.tableau.url
+        demo_url = provisioned.demo_placeholder.url
+        info = StackInfo(
             api_url=f"{api_server.url}/token",
-            aws_endpoint_url=moto_url,
+            aws_endpoint_url=provisioned.moto_url,
             region=REGION,
-            user_pool_id=pool.pool_id,
-            app_client_id=pool.client_id,
-            jwks_url=jwks_url,
-            issuer=pool.issuer,
-            table_name=table,
-            secret_arn=secret_arn,
-            tableau_url=tableau.url,
+            user_pool_id=seeded.pool.pool_id,
+            app_client_id=seeded.pool.client_id,
+            jwks_url=broker.jwks_url,
+            issuer=seeded.pool.issuer,
+            table_name=seeded.table,
+            secret_arn=seeded.secret_arn,
+            tableau_url=tableau_url,
             site=SITE,
-            view_url=f"{tableau.url}/t/{SITE}/views/{WORKBOOK}/{VIEW}",
+            view_url=f"{tableau_url}/t/{SITE}/views/{WORKBOOK}/{VIEW}",
             demo_url=demo_url,
             log_file=str(self.log_file),
-            tableau_client_id=secret.client_id,
-            tableau_secret_id=secret.secret_id,
-            tableau_admin={"username": ADMIN_USER, "pat_name": ADMIN_PAT_NAME, "pat_secret": pat_secret},
-            users=users,
-            admin_secret_arn=admin_secret_arn,
+            tableau_client_id=seeded.secret.client_id,
+            tableau_secret_id=seeded.secret.secret_id,
+            tableau_admin={"username": ADMIN_USER, "pat_name": ADMIN_PAT_NAME, "pat_secret": seeded.pat_secret},
+            users=seeded.users,
+            admin_secret_arn=seeded.admin_secret_arn,
             rotation_test_username=ADMIN_USER,
         )
         # The demo page's server is restarted on the same port with its real configuration.
-        port = demo_placeholder.server.port
-        demo_placeholder.shutdown()
-        self._servers.append(BackgroundServer("demo", demo_app(self.demo_config()), port))
-        self._write_state_file()
-        return self.info
-
-    def demo_config(self) -> dict[str, Any]:
-        assert self.info is not None  # nosec B101  # type narrowing after start()
-        return {
-            "apiUrl": self.info.api_url,
-            "cognito": {
-                "endpoint": f"{self.info.aws_endpoint_url}/",
-                "region": REGION,
-                "userPoolId": self.info.user_pool_id,
-                "clientId": self.info.app_client_id,
-            },
-            "tableau": {
-                "url": self.info.tableau_url,
-                "site": SITE,
-                "workbook": WORKBOOK,
-                "view": VIEW,
-                "embeddingScript": f"{self.info.tableau_url}/javascripts/api/tableau.embedding.3.latest.min.js",
-            },
-            "demoUsers": [
-                {"username": u["username"], "password": u["password"], "tenant": u["tenant"], "entitled": u["entitled"]}
-                for u in self.info.users
-            ],
-        }
+        port = provisioned.demo_placeholder.server.port
+        provisioned.demo_placeholder.shutdown()
+        self._servers.append(BackgroundServer("demo", demo_app(demo_config(info)), port))
+        return info
 
     def _write_state_file(self) -> None:
         assert self.info is not None  # nosec B101  # type narrowing after start()
@@ -312,6 +336,30 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+
+
+def demo_config(info: StackInfo) -> dict[str, Any]:
+    """What the demo page reads from its ``config.json``."""
+    return {
+        "apiUrl": info.api_url,
+        "cognito": {
+            "endpoint": f"{info.aws_endpoint_url}/",
+            "region": REGION,
+            "userPoolId": info.user_pool_id,
+            "clientId": info.app_client_id,
+        },
+        "tableau": {
+            "url": info.tableau_url,
+            "site": SITE,
+            "workbook": WORKBOOK,
+            "view": VIEW,
+            "embeddingScript": f"{info.tableau_url}/javascripts/api/tableau.embedding.3.latest.min.js",
+        },
+        "demoUsers": [
+            {"username": u["username"], "password": u["password"], "tenant": u["tenant"], "entitled": u["entitled"]}
+            for u in info.users
+        ],
+    }
 
 
 READY_LINE = b"ready\n"

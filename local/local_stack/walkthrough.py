@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 import requests
 
-from local_stack import aws_resources
 from local_stack.stack import StackInfo
+from sam_local import aws_resources
 
 ROW_TENANT = re.compile(r'<tr[^>]*data-tenant="([^"]*)"')
 

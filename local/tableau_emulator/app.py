@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Final, cast
+from typing import Final
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Flask, Response, jsonify, request, send_file
 
+from .app_context import BundleBuilder, attach, current_bundle_builder, current_state, fault_response
 from .bundle import BundleBuildError, ensure_embedding_bundle
+from .rest import rest_bp
 from .state import (
     FAULT_KINDS,
     FAULT_OPERATIONS,
@@ -28,27 +28,15 @@ EMBED_SIGNIN_PATH: Final = "/vizportal/api/web/v1/auth/embed/signin"
 EMBED_TARGET_PATH: Final = "/vizportal/api/web/v1/auth/embed/target"
 BUNDLE_ROUTE: Final = "/javascripts/api/tableau.embedding.3.latest.min.js"
 
-_STATE_KEY: Final = "tableau_emulator.state"
-_BUNDLE_KEY: Final = "tableau_emulator.bundle_builder"
-
-BundleBuilder = Callable[[], Path]
-
 embed_bp = Blueprint("embed", __name__)
 admin_bp = Blueprint("admin", __name__, url_prefix="/_emulator")
-
-
-def current_state() -> EmulatorState:
-    return cast(EmulatorState, current_app.extensions[_STATE_KEY])
 
 
 def create_app(state: EmulatorState, *, bundle_builder: BundleBuilder | None = None) -> Flask:
     """The emulator as a WSGI app over ``state``. ``bundle_builder`` defaults to
     :func:`~tableau_emulator.bundle.ensure_embedding_bundle` (tests may inject a failing one)."""
-    from .rest import rest_bp
-
     app = Flask("tableau_emulator")
-    app.extensions[_STATE_KEY] = state
-    app.extensions[_BUNDLE_KEY] = bundle_builder or ensure_embedding_bundle
+    attach(app, state, bundle_builder or ensure_embedding_bundle)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(embed_bp)
     app.register_blueprint(admin_bp)
@@ -75,21 +63,6 @@ def _html(body: str, status: int, *, frame_ancestors_value: str = "*") -> Respon
     resp = Response(body, status=status, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors_value}"
     resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-def fault_response(kind: str, *, rest: bool) -> Response:
-    """The response an injected fault produces (REST error envelope or embed ``result.errors``)."""
-    status = FAULT_KINDS[kind]
-    detail = f"Injected fault: {kind}"
-    if rest:
-        body: dict[str, Any] = {"error": {"code": f"{status}000", "summary": "Injected fault", "detail": detail}}
-    else:
-        body = {"result": {"errors": [{"code": status, "message": detail}]}}
-    resp = jsonify(body)
-    resp.status_code = status
-    if status == 429:
-        resp.headers["Retry-After"] = "1"
     return resp
 
 
@@ -252,7 +225,7 @@ def _render(site: str, workbook: str, view: str) -> Response:
 
 @embed_bp.get(BUNDLE_ROUTE)
 def embedding_bundle() -> Response:
-    builder = cast(BundleBuilder, current_app.extensions[_BUNDLE_KEY])
+    builder = current_bundle_builder()
     try:
         path = builder()
     except BundleBuildError as exc:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from flask import Blueprint, Response, jsonify, request
 
-from .app import current_state, fault_response
+from .app_context import current_state, fault_response
 from .state import (
     EmulatorState,
     NotFoundError,

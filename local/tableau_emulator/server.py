@@ -8,7 +8,8 @@ from typing import Final
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .app import BundleBuilder, create_app
+from .app import create_app
+from .app_context import BundleBuilder
 from .state import EmulatorState
 
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})

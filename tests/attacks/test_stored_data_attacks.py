@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from local_stack import aws_resources
+from sam_local import aws_resources
 from tests.attacks.conftest import Invoke
 from tests.attacks.verdicts import assert_refused
 from tests.support.broker_stack import TABLEAU_URL, BrokerStack, new_connected_app_secret

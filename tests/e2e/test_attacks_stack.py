@@ -20,7 +20,7 @@ import boto3
 import pytest
 import requests
 
-from local_stack import aws_resources
+from sam_local import aws_resources
 from tests.attacks import tokens
 from tests.attacks.cases import AUDIENCE_CASES, ISSUER_CASES, SUB_CASES, TIME_CASES, TOKEN_USE_CASES, Mutation, Pool
 from tests.attacks.tally import attack_tally  # noqa: F401 - autouse: counts every catalogue case

@@ -11,7 +11,7 @@ import boto3
 import pytest
 import requests
 
-from local_stack import aws_resources
+from sam_local import aws_resources
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,6 @@ import boto3
 import pytest
 import requests
 
-from local_stack import aws_resources
-from local_stack.lambda_runtime import LocalLambdaContext
 from local_stack.rotate import (
     ADMIN_SECRET_NAME,
     STEP_ORDER,
@@ -30,7 +28,9 @@ from local_stack.rotate import (
     install_rotation_lambda_stub,
     rotation_event,
 )
-from local_stack.template import Template
+from sam_local import aws_resources
+from sam_local.lambda_runtime import LocalLambdaContext
+from sam_local.template import Template
 from tableau_broker.log_policy import BODY_LOGGING_LIBRARIES
 from tableau_broker.signing_secret import ConnectedAppSecret, read_connected_app_secret
 from tableau_emulator import EmulatorState, serve

@@ -28,8 +28,7 @@ import pytest
 import requests
 from moto.secretsmanager.models import SecretsManagerBackend
 
-from local_stack import aws_resources, secretsmanager_rules
-from local_stack.lambda_runtime import LocalLambdaContext
+from local_stack import secretsmanager_rules
 from local_stack.rotate import (
     ADMIN_SECRET_NAME,
     STEP_ORDER,
@@ -39,7 +38,9 @@ from local_stack.rotate import (
     install_rotation_lambda_stub,
     rotation_event,
 )
-from local_stack.template import Template
+from sam_local import aws_resources
+from sam_local.lambda_runtime import LocalLambdaContext
+from sam_local.template import Template
 from secret_rotation import handler
 from secret_rotation.handler import build_context, handle
 from secret_rotation.steps import RotationContext

@@ -179,7 +179,7 @@ def test_revoking_a_user_applies_to_the_next_request(stack: BrokerStack) -> None
 
 
 def test_stored_attribute_cannot_replace_the_tenant_claim(stack: BrokerStack) -> None:
-    from local_stack import aws_resources
+    from sam_local import aws_resources
 
     alice = stack.users["alice"]
     aws_resources.put_user(
@@ -190,7 +190,7 @@ def test_stored_attribute_cannot_replace_the_tenant_claim(stack: BrokerStack) ->
 
 
 def test_attribute_may_not_shadow_a_registered_claim(stack: BrokerStack) -> None:
-    from local_stack import aws_resources
+    from sam_local import aws_resources
 
     bob = stack.users["bob"]
     aws_resources.put_user(
@@ -201,7 +201,7 @@ def test_attribute_may_not_shadow_a_registered_claim(stack: BrokerStack) -> None
 
 
 def test_tenant_pointing_at_an_unlisted_secret_is_refused(stack: BrokerStack) -> None:
-    from local_stack import aws_resources
+    from sam_local import aws_resources
 
     aws_resources.put_tenant(
         stack.dynamodb, stack.table, "globex", enabled=True, tableau_url="https://tableau.example.com",
@@ -212,7 +212,7 @@ def test_tenant_pointing_at_an_unlisted_secret_is_refused(stack: BrokerStack) ->
 
 
 def test_on_demand_access_claims_only_when_the_tenant_enables_them(stack: BrokerStack) -> None:
-    from local_stack import aws_resources
+    from sam_local import aws_resources
 
     aws_resources.put_tenant(
         stack.dynamodb, stack.table, "globex", enabled=True, tableau_url="https://tableau.example.com",
@@ -251,7 +251,7 @@ def test_scope_escalation_is_403_not_a_silent_drop(stack: BrokerStack, user: str
 
 
 def test_user_scopes_narrow_the_tenant_scopes(stack: BrokerStack) -> None:
-    from local_stack import aws_resources
+    from sam_local import aws_resources
 
     alice = stack.users["alice"]
     aws_resources.put_user(

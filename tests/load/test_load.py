@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.template import Template
+from sam_local.template import Template
 from tests.support.figures import record
 from tests.support.local_stack_process import REPO_ROOT, source_pythonpath
 

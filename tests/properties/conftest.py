@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
-from local_stack import aws_resources
-from local_stack.template import Template
+from sam_local import aws_resources
+from sam_local.template import Template
 from tableau_broker.signing_secret import ConnectedAppSecret
 from tests.support.broker_stack import new_connected_app_secret
 from tests.support.figures import record

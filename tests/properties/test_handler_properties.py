@@ -26,8 +26,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from local_stack import aws_resources
 from local_stack.api_gateway import gateway_claim_value
+from sam_local import aws_resources
 from tests.properties.conftest import Deployment
 
 pytestmark = pytest.mark.property

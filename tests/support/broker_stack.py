@@ -16,10 +16,10 @@ import boto3
 import jwt
 import pytest
 
-from local_stack import aws_resources
 from local_stack.api_gateway import gateway_claim_value
-from local_stack.lambda_runtime import LocalLambdaContext
-from local_stack.template import Template
+from sam_local import aws_resources
+from sam_local.lambda_runtime import LocalLambdaContext
+from sam_local.template import Template
 from tableau_broker.signing_secret import ConnectedAppSecret
 from tests.support.moto_server import reset_moto
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from local_stack.template import Template
+from sam_local.template import Template
 from token_broker_cli.context import REDACTED, AwsContext
 from token_broker_cli.main import main
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from local_stack.template import Template
+from sam_local.template import Template
 from secret_rotation.handler import DEADLINE_MARGIN_SECONDS, failed_dependency, parse_event, safe_reason
 from secret_rotation.steps import FAILURE_CLEANUP_SECONDS
 from tableau_broker.deadline import DeadlineExceeded

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.template import Tag, Template
+from sam_local.template import Tag, Template
 
 SECRET_ACTIONS = {
     "secretsmanager:DescribeSecret",

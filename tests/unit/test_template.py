@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from local_stack.template import Tag, Template
+from sam_local.template import Tag, Template
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +144,8 @@ def test_local_authorizer_and_broker_accept_both_issuer_kinds(
     import boto3
     import jwt
 
-    from local_stack import aws_resources
     from local_stack.api_gateway import LocalHttpApi, gateway_claim_value
+    from sam_local import aws_resources
     from tableau_broker.config import cognito_settings_from_env
     from tableau_broker.identity import identity_from_claims
 

@@ -82,15 +82,25 @@ class Template:
             raise TemplateError("GlobalSecondaryIndexes are not translated; extend this function")
         return args
 
+    def global_environment(self) -> dict[str, Any]:
+        """``Globals.Function.Environment.Variables`` as written (intrinsics unresolved)."""
+        variables: dict[str, Any] = (
+            self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        )
+        return dict(variables)
+
+    def literal_global_environment(self) -> dict[str, str]:
+        """The global variables whose value is a plain string (no intrinsic to resolve)."""
+        return {name: value for name, value in self.global_environment().items() if isinstance(value, str)}
+
     def function_environment(self, logical_id: str, refs: Mapping[str, Any]) -> dict[str, str]:
         """Globals plus the function's own variables, intrinsics resolved against ``refs``.
 
         ``refs`` maps parameter names and logical IDs to their values (parameter defaults fill the rest).
         """
         values = {**{k: v for k, v in self.parameter_defaults().items() if v is not None}, **refs}
-        global_env = self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         own_env = self.properties(logical_id).get("Environment", {}).get("Variables", {})
-        merged = {**global_env, **own_env}
+        merged = {**self.global_environment(), **own_env}
         return {name: _as_env_string(self.resolve(value, values)) for name, value in merged.items()}
 
     def resolve(self, value: Any, refs: Mapping[str, Any]) -> Any:

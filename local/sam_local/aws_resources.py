@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from local_stack.template import Template
+from sam_local.template import Template
 from tableau_broker.config import cognito_issuer
 from tableau_broker.entitlements import tenant_key, user_key
 from tableau_broker.signing_secret import ConnectedAppSecret

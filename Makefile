@@ -14,17 +14,28 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` needs the runtime's python3.13 on PATH; pyenv machines expose it this way.
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
-.PHONY: help install build-check bench test lint typecheck template-lint security-scan unit integration e2e build deploy demo rotate bench security-figures clean
+.PHONY: help install lint typecheck template-lint security-scan unit cli integration e2e build-check test build deploy demo rotate bench \
+	security-figures clean
 
 help:
 	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"
-	@echo "make test       lint, type-check, template checks, security scans and every test"
-	@echo "make security-scan  bandit, pip-audit (layer + dev env) and checkov on template.yaml"
 	@echo "make rotate     rotate the running local stack's connected-app secret through all four steps"
+	@echo "make test       lint, type-check, template checks, security scans, build check and every test"
+	@echo "make install    the dev venv (.venv), SAM CLI and checkov (.tools/)"
+	@echo "make lint       ruff check and ruff format --check"
+	@echo "make typecheck  mypy --strict"
+	@echo "make template-lint  cfn-lint and sam validate --lint on template.yaml"
+	@echo "make security-scan  bandit, pip-audit (layer + dev env) and checkov on template.yaml"
+	@echo "make unit       fast unit tests (no AWS emulation, no network beyond loopback sockets)"
+	@echo "make cli        the operator CLI's tests (moto in-process)"
+	@echo "make integration  the broker and rotation handlers against moto server"
+	@echo "make e2e        end-to-end tests against the local stack"
+	@echo "make build-check  sam build into .aws-sam/check, exactly as a deploy builds"
 	@echo "make build      sam build (needs python3.13 on PATH)"
 	@echo "make deploy     sam deploy --guided"
 	@echo "make bench      token-path benchmark"
 	@echo "make security-figures  run the security suites and rewrite the figures in SECURITY.md"
+	@echo "make clean      remove build output and tool caches"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +77,9 @@ security-scan: install
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+cli: install
+	$(BIN)/pytest tests/cli
 
 integration: install
 	$(BIN)/pytest tests/integration

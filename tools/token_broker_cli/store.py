@@ -1,18 +1,19 @@
 """Entitlement records in DynamoDB, for operators: consistent reads, conditional writes, paginated scans.
 
-Key scheme and record validation come from ``tableau_broker.entitlements``; this module only moves items.
+Key scheme and record validation come from ``tableau_broker.entitlements`` and items are decoded by the broker's
+own ``tableau_broker.dynamodb``, so the CLI judges a record from the values the broker sees; this module moves items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from tableau_broker.aws import error_code
+from tableau_broker.dynamodb import decode_item
 from token_broker_cli.errors import OperationalError
 
 if TYPE_CHECKING:
@@ -20,24 +21,6 @@ if TYPE_CHECKING:
 
 SCAN_PAGE_SIZE = 100
 _serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB-deserialised values as JSON-friendly Python values."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set | frozenset):
-        return sorted(_plain(v) for v in value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def from_dynamodb(raw: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in raw.items()}
 
 
 def to_dynamodb(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,7 +40,7 @@ class EntitlementAdmin:
     def get(self, key: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self.table, Key={"pk": {"S": key}}, ConsistentRead=True)
         raw = response.get("Item")
-        return None if raw is None else from_dynamodb(raw)
+        return None if raw is None else decode_item(raw)
 
     def put(self, key: str, item: Mapping[str, Any], *, create: bool) -> None:
         """Write the whole record. ``create=True`` refuses to replace one written in the meantime."""
@@ -126,7 +109,7 @@ class EntitlementAdmin:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return None
             raise
-        return from_dynamodb(response.get("Attributes", {}))
+        return decode_item(response.get("Attributes", {}))
 
     def delete(self, key: str) -> dict[str, Any] | None:
         """Delete an existing record and return it; ``None`` when there was none."""
@@ -141,7 +124,7 @@ class EntitlementAdmin:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return None
             raise
-        return from_dynamodb(response.get("Attributes", {}))
+        return decode_item(response.get("Attributes", {}))
 
     def scan(self, prefix: str, *, equals: Mapping[str, str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every record whose key starts with ``prefix`` (and whose fields equal ``equals``), all pages."""
@@ -163,6 +146,6 @@ class EntitlementAdmin:
             args["ExpressionAttributeNames"] = names
         for page in self.client.get_paginator("scan").paginate(**args):
             for raw in page.get("Items", []):
-                item = from_dynamodb(raw)
+                item = decode_item(raw)
                 key = str(item.pop("pk"))
                 yield key.removeprefix(prefix), item

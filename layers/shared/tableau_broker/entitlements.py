@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tableau_broker.dynamodb import decode_item
 from tableau_broker.errors import ConfigurationError, NotEntitled
 from tableau_broker.tableau_jwt import AttributeValue, OnDemandAccess, check_attribute_name, normalise_attribute_value
 from tableau_broker.urls import tableau_url_problem
@@ -73,32 +74,11 @@ class Entitlement:
     on_demand_access: OnDemandAccess | None
 
 
-# --- DynamoDB low-level attribute values -> plain Python ----------------------------------------------------
-
-
-def _plain(value: Mapping[str, Any]) -> Any:
-    (kind, raw), *_ = value.items()
-    if kind == "S":
-        return raw
-    if kind == "BOOL":
-        return bool(raw)
-    if kind == "N":
-        return raw
-    if kind in ("SS",):
-        return sorted(raw)
-    if kind == "L":
-        return [_plain(item) for item in raw]
-    if kind == "M":
-        return {k: _plain(v) for k, v in raw.items()}
-    if kind == "NULL":
-        return None
-    raise ConfigurationError(f"unsupported DynamoDB attribute type {kind}")
+# --- DynamoDB low-level attribute values -> plain Python (tableau_broker.dynamodb, shared with the CLI) -----
 
 
 def _item(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    return {k: _plain(v) for k, v in raw.items()}
+    return None if raw is None else decode_item(raw)
 
 
 def _string(item: Mapping[str, Any], name: str, kind: str) -> str:

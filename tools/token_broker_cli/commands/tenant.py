@@ -6,13 +6,24 @@ import argparse
 from typing import Any
 
 from tableau_broker.entitlements import TENANT_PREFIX, parse_tenant, tenant_key
-from tableau_broker.errors import ConfigurationError
 from tableau_broker.scopes import DEFAULT_EMBED_SCOPES
 from token_broker_cli import validation
-from token_broker_cli.context import SESSION_NOTE, Context, one_line
-from token_broker_cli.errors import EXIT_FAILURE, EXIT_OK, NotFound, UsageError
+from token_broker_cli.commands import records
+from token_broker_cli.commands.records import RecordKind
+from token_broker_cli.context import Context
+from token_broker_cli.errors import EXIT_OK, UsageError
 from token_broker_cli.parser import Parents, Subparsers
-from token_broker_cli.store import EntitlementAdmin
+
+TENANT = RecordKind(
+    noun="tenant",
+    id_name="tenant_id",
+    metavar="TENANT_ID",
+    key=tenant_key,
+    parse=parse_tenant,
+    fix_command="tenant put",
+    disabled_effect="the broker refuses new tokens from the next request",
+    invalid_effect="the broker fails closed for its users",
+)
 
 
 def register(commands: Subparsers, parents: Parents) -> None:
@@ -45,15 +56,11 @@ def register(commands: Subparsers, parents: Parents) -> None:
         metavar="SCOPE",
         help=f"allowed embed scope, repeatable (new tenants: {', '.join(DEFAULT_EMBED_SCOPES)})",
     )
-    attrs = put.add_mutually_exclusive_group()
-    attrs.add_argument(
-        "--attribute",
-        dest="attributes",
-        action="append",
-        metavar="NAME=VALUE",
-        help="tenant-wide user attribute; repeat a name to make an array",
+    records.add_attribute_options(
+        put,
+        attribute_help="tenant-wide user attribute; repeat a name to make an array",
+        clear_help="remove all tenant attributes",
     )
-    attrs.add_argument("--clear-attributes", action="store_true", help="remove all tenant attributes")
     oda = put.add_mutually_exclusive_group()
     oda.add_argument(
         "--oda-group",
@@ -68,41 +75,26 @@ def register(commands: Subparsers, parents: Parents) -> None:
     enabled.add_argument("--disable", dest="enabled", action="store_const", const=False)
     put.set_defaults(handler=cmd_put)
 
-    for name, handler, text in (
-        ("enable", cmd_enable, "let the broker mint tokens for the tenant again"),
-        ("disable", cmd_disable, "stop minting tokens for every user of the tenant"),
-        ("show", cmd_show, "print a tenant record as JSON"),
-    ):
-        parser = actions.add_parser(name, parents=common, help=text)
-        parser.add_argument("tenant_id", metavar="TENANT_ID")
-        parser.set_defaults(handler=handler)
+    TENANT.add_id_actions(
+        actions,
+        common,
+        (
+            ("enable", TENANT.enable, "let the broker mint tokens for the tenant again"),
+            ("disable", TENANT.disable, "stop minting tokens for every user of the tenant"),
+            ("show", TENANT.show, "print a tenant record as JSON"),
+        ),
+    )
 
     listing = actions.add_parser("list", parents=common, help="list tenants")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(handler=cmd_list)
 
 
-def tenant_json(tenant_id: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {"tenant_id": tenant_id, **{k: v for k, v in item.items() if k != "pk"}}
-
-
-def tenant_problem(tenant_id: str, item: dict[str, Any]) -> str | None:
-    try:
-        parse_tenant(tenant_id, item)
-    except ConfigurationError as exc:
-        return exc.reason
-    return None
-
-
-def _store(ctx: Context, args: argparse.Namespace) -> EntitlementAdmin:
-    return EntitlementAdmin(ctx.aws.dynamodb(), ctx.table(args))
-
-
 def cmd_put(ctx: Context, args: argparse.Namespace) -> int:
-    tenant_id = validation.identifier("TENANT_ID", args.tenant_id)
+    tenant_id = TENANT.record_id(args)
     tenant_attribute = validation.tenant_attribute_name(ctx.tenant_attribute(args))
     url = validation.tableau_url(args.tableau_url)
-    store = _store(ctx, args)
+    store = records.store(ctx, args)
     existing = store.get(tenant_key(tenant_id))
     item: dict[str, Any] = dict(existing or {})
     item.pop("pk", None)
@@ -124,13 +116,7 @@ def cmd_put(ctx: Context, args: argparse.Namespace) -> int:
         with validation.kept("scopes", "--scope"):
             validation.scopes(item.get("scopes") or [], owner="tenant")
 
-    if args.attributes is not None:
-        item["attributes"] = validation.attributes(args.attributes, tenant_attribute=tenant_attribute)
-    elif args.clear_attributes:
-        item.pop("attributes", None)
-    elif isinstance(item.get("attributes"), dict):
-        with validation.kept("attributes", "--attribute or --clear-attributes"):
-            validation.attribute_map(item["attributes"], tenant_attribute=tenant_attribute)
+    records.apply_attributes(item, args, tenant_attribute=tenant_attribute)
 
     if args.oda_groups is not None:
         groups = validation.on_demand_access(args.oda_groups, item.get("scopes") or [])
@@ -146,7 +132,7 @@ def cmd_put(ctx: Context, args: argparse.Namespace) -> int:
     elif existing is None:
         item["enabled"] = True
 
-    problem = tenant_problem(tenant_id, item)
+    problem = TENANT.problem(tenant_id, item)
     if problem is not None:
         raise UsageError(f"tenant record would be invalid: {problem}")
 
@@ -154,61 +140,19 @@ def cmd_put(ctx: Context, args: argparse.Namespace) -> int:
     ctx.note(f"tenant {tenant_id!r} {'created' if existing is None else 'updated'}")
     if item.get("enabled") is not True:
         ctx.warn(f"tenant {tenant_id!r} is disabled: the broker mints no tokens for it")
-    ctx.print_json(tenant_json(tenant_id, item))
-    return EXIT_OK
-
-
-def _set_enabled(ctx: Context, args: argparse.Namespace, enabled: bool) -> int:
-    tenant_id = validation.identifier("TENANT_ID", args.tenant_id)
-    store = _store(ctx, args)
-    if enabled:
-        # Disabling always works (it is the fail-closed path); enabling a record the broker cannot use would not.
-        current = store.get(tenant_key(tenant_id))
-        if current is None:
-            raise NotFound(f"no such tenant {tenant_id!r}")
-        problem = tenant_problem(tenant_id, current)
-        if problem is not None:
-            raise UsageError(f"tenant record is invalid ({problem}); fix it with 'token-broker tenant put' first")
-    updated = store.set_enabled(tenant_key(tenant_id), enabled)
-    if updated is None:
-        raise NotFound(f"no such tenant {tenant_id!r}")
-    if enabled:
-        ctx.note(f"tenant {tenant_id!r} enabled")
-    else:
-        ctx.note(f"tenant {tenant_id!r} disabled: the broker refuses new tokens from the next request; {SESSION_NOTE}")
-    ctx.print_json(tenant_json(tenant_id, updated))
-    return EXIT_OK
-
-
-def cmd_enable(ctx: Context, args: argparse.Namespace) -> int:
-    return _set_enabled(ctx, args, True)
-
-
-def cmd_disable(ctx: Context, args: argparse.Namespace) -> int:
-    return _set_enabled(ctx, args, False)
-
-
-def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
-    tenant_id = validation.identifier("TENANT_ID", args.tenant_id)
-    item = _store(ctx, args).get(tenant_key(tenant_id))
-    if item is None:
-        raise NotFound(f"no such tenant {tenant_id!r}")
-    ctx.print_json(tenant_json(tenant_id, item))
-    problem = tenant_problem(tenant_id, item)
-    if problem is not None:
-        ctx.error(f"tenant record is invalid ({problem}): the broker fails closed for its users")
-        return EXIT_FAILURE
+    ctx.print_json(TENANT.json(tenant_id, item))
     return EXIT_OK
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
-    records = sorted(_store(ctx, args).scan(TENANT_PREFIX), key=lambda record: record[0])
-    if args.json:
-        ctx.print_json([tenant_json(tenant_id, item) for tenant_id, item in records])
-        return EXIT_OK
-    for tenant_id, item in records:
-        problem = tenant_problem(tenant_id, item)
-        status = "invalid" if problem else ("enabled" if item.get("enabled") is True else "disabled")
-        columns = [tenant_id, status, str(item.get("tableau_url", "")), str(item.get("site", ""))]
-        ctx.print("\t".join(one_line(column) for column in columns))
-    return EXIT_OK
+    return TENANT.print_list(
+        ctx,
+        args,
+        records.store(ctx, args).scan(TENANT_PREFIX),
+        lambda tenant_id, item, status: [
+            tenant_id,
+            status,
+            str(item.get("tableau_url", "")),
+            str(item.get("site", "")),
+        ],
+    )

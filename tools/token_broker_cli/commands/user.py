@@ -6,12 +6,32 @@ import argparse
 from typing import Any
 
 from tableau_broker.entitlements import USER_PREFIX, parse_user, tenant_key, user_key
-from tableau_broker.errors import ConfigurationError
 from token_broker_cli import validation
-from token_broker_cli.context import SESSION_NOTE, Context, one_line
-from token_broker_cli.errors import EXIT_FAILURE, EXIT_OK, NotFound, UsageError
+from token_broker_cli.commands import records
+from token_broker_cli.commands.records import RecordKind
+from token_broker_cli.context import SESSION_NOTE, Context
+from token_broker_cli.errors import EXIT_OK, NotFound, UsageError
 from token_broker_cli.parser import Parents, Subparsers
 from token_broker_cli.store import EntitlementAdmin
+
+
+def _warn_if_tenant_is_missing(ctx: Context, store: EntitlementAdmin, user: dict[str, Any]) -> None:
+    tenant_id = user.get("tenant_id")
+    if isinstance(tenant_id, str) and store.get(tenant_key(tenant_id)) is None:
+        ctx.warn(f"tenant {tenant_id!r} does not exist: the broker still refuses this user")
+
+
+USER = RecordKind(
+    noun="user",
+    id_name="sub",
+    metavar="SUB",
+    key=user_key,
+    parse=parse_user,
+    fix_command="user grant",
+    disabled_effect="the broker refuses them from the next request",
+    invalid_effect="the broker fails closed for this user",
+    after_enable=_warn_if_tenant_is_missing,
+)
 
 
 def register(commands: Subparsers, parents: Parents) -> None:
@@ -39,26 +59,23 @@ def register(commands: Subparsers, parents: Parents) -> None:
         help="narrow the tenant's scopes for this user (repeatable)",
     )
     scopes.add_argument("--clear-scopes", action="store_true", help="inherit the tenant's scopes again")
-    attrs = grant.add_mutually_exclusive_group()
-    attrs.add_argument(
-        "--attribute",
-        dest="attributes",
-        action="append",
-        metavar="NAME=VALUE",
-        help="user attribute (overrides the tenant's); repeat a name to make an array",
+    records.add_attribute_options(
+        grant,
+        attribute_help="user attribute (overrides the tenant's); repeat a name to make an array",
+        clear_help="remove all user attributes",
     )
-    attrs.add_argument("--clear-attributes", action="store_true", help="remove all user attributes")
     grant.set_defaults(handler=cmd_grant)
 
-    for name, handler, text in (
-        ("revoke", cmd_revoke, "delete the user record (the broker then refuses the user)"),
-        ("enable", cmd_enable, "let the broker mint tokens for the user again"),
-        ("disable", cmd_disable, "stop minting tokens for the user, keeping the record"),
-        ("show", cmd_show, "print a user record as JSON"),
-    ):
-        parser = actions.add_parser(name, parents=common, help=text)
-        parser.add_argument("sub", metavar="SUB")
-        parser.set_defaults(handler=handler)
+    USER.add_id_actions(
+        actions,
+        common,
+        (
+            ("revoke", cmd_revoke, "delete the user record (the broker then refuses the user)"),
+            ("enable", USER.enable, "let the broker mint tokens for the user again"),
+            ("disable", USER.disable, "stop minting tokens for the user, keeping the record"),
+            ("show", USER.show, "print a user record as JSON"),
+        ),
+    )
 
     listing = actions.add_parser("list", parents=common, help="list users")
     listing.add_argument("--tenant", help="only users of this tenant")
@@ -66,28 +83,12 @@ def register(commands: Subparsers, parents: Parents) -> None:
     listing.set_defaults(handler=cmd_list)
 
 
-def user_json(sub: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {"sub": sub, **{k: v for k, v in item.items() if k != "pk"}}
-
-
-def user_problem(sub: str, item: dict[str, Any]) -> str | None:
-    try:
-        parse_user(sub, item)
-    except ConfigurationError as exc:
-        return exc.reason
-    return None
-
-
-def _store(ctx: Context, args: argparse.Namespace) -> EntitlementAdmin:
-    return EntitlementAdmin(ctx.aws.dynamodb(), ctx.table(args))
-
-
 def cmd_grant(ctx: Context, args: argparse.Namespace) -> int:
-    sub = validation.identifier("SUB", args.sub)
+    sub = USER.record_id(args)
     tenant_id = validation.identifier("--tenant", args.tenant)
     username = validation.identifier("--tableau-username", args.tableau_username, inner_spaces=True)
     tenant_attribute = validation.tenant_attribute_name(ctx.tenant_attribute(args))
-    store = _store(ctx, args)
+    store = records.store(ctx, args)
 
     tenant = store.get(tenant_key(tenant_id))
     if tenant is None:
@@ -111,17 +112,11 @@ def cmd_grant(ctx: Context, args: argparse.Namespace) -> int:
     elif item.get("scopes") is not None:
         with validation.kept("scopes", "--scope or --clear-scopes"):
             validation.scopes(item["scopes"], owner="user")
-    if args.attributes is not None:
-        item["attributes"] = validation.attributes(args.attributes, tenant_attribute=tenant_attribute)
-    elif args.clear_attributes:
-        item.pop("attributes", None)
-    elif isinstance(item.get("attributes"), dict):
-        with validation.kept("attributes", "--attribute or --clear-attributes"):
-            validation.attribute_map(item["attributes"], tenant_attribute=tenant_attribute)
+    records.apply_attributes(item, args, tenant_attribute=tenant_attribute)
     if existing is None:
         item["enabled"] = True
 
-    problem = user_problem(sub, item)
+    problem = USER.problem(sub, item)
     if problem is not None:
         raise UsageError(f"user record would be invalid: {problem}")
 
@@ -139,75 +134,26 @@ def cmd_grant(ctx: Context, args: argparse.Namespace) -> int:
     # Atomic: the tenant must still exist and the user must not have moved to another tenant meanwhile.
     store.put_guarded(user_key(sub), item, guard_key=tenant_key(tenant_id), same={"tenant_id": tenant_id})
     ctx.note(f"user {sub!r} {'granted' if existing is None else 'updated'} in tenant {tenant_id!r}")
-    ctx.print_json(user_json(sub, item))
+    ctx.print_json(USER.json(sub, item))
     return EXIT_OK
 
 
 def cmd_revoke(ctx: Context, args: argparse.Namespace) -> int:
-    sub = validation.identifier("SUB", args.sub)
-    old = _store(ctx, args).delete(user_key(sub))
+    sub = USER.record_id(args)
+    old = records.store(ctx, args).delete(user_key(sub))
     if old is None:
         # Never report success for a sub that matched nothing: a typo would leave the real user entitled.
-        raise NotFound(f"no such user {sub!r}")
+        raise USER.not_found(sub)
     ctx.note(f"user {sub!r} revoked (record deleted): the broker refuses them from the next request; {SESSION_NOTE}")
-    ctx.print_json(user_json(sub, old))
-    return EXIT_OK
-
-
-def _set_enabled(ctx: Context, args: argparse.Namespace, enabled: bool) -> int:
-    sub = validation.identifier("SUB", args.sub)
-    store = _store(ctx, args)
-    if enabled:
-        current = store.get(user_key(sub))
-        if current is None:
-            raise NotFound(f"no such user {sub!r}")
-        problem = user_problem(sub, current)
-        if problem is not None:
-            raise UsageError(f"user record is invalid ({problem}); fix it with 'token-broker user grant' first")
-    updated = store.set_enabled(user_key(sub), enabled)
-    if updated is None:
-        raise NotFound(f"no such user {sub!r}")
-    if enabled:
-        ctx.note(f"user {sub!r} enabled")
-        tenant_id = updated.get("tenant_id")
-        if isinstance(tenant_id, str) and store.get(tenant_key(tenant_id)) is None:
-            ctx.warn(f"tenant {tenant_id!r} does not exist: the broker still refuses this user")
-    else:
-        ctx.note(f"user {sub!r} disabled: the broker refuses them from the next request; {SESSION_NOTE}")
-    ctx.print_json(user_json(sub, updated))
-    return EXIT_OK
-
-
-def cmd_enable(ctx: Context, args: argparse.Namespace) -> int:
-    return _set_enabled(ctx, args, True)
-
-
-def cmd_disable(ctx: Context, args: argparse.Namespace) -> int:
-    return _set_enabled(ctx, args, False)
-
-
-def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
-    sub = validation.identifier("SUB", args.sub)
-    item = _store(ctx, args).get(user_key(sub))
-    if item is None:
-        raise NotFound(f"no such user {sub!r}")
-    ctx.print_json(user_json(sub, item))
-    problem = user_problem(sub, item)
-    if problem is not None:
-        ctx.error(f"user record is invalid ({problem}): the broker fails closed for this user")
-        return EXIT_FAILURE
+    ctx.print_json(USER.json(sub, old))
     return EXIT_OK
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     equals = None if args.tenant is None else {"tenant_id": validation.identifier("--tenant", args.tenant)}
-    records = sorted(_store(ctx, args).scan(USER_PREFIX, equals=equals), key=lambda record: record[0])
-    if args.json:
-        ctx.print_json([user_json(sub, item) for sub, item in records])
-        return EXIT_OK
-    for sub, item in records:
-        problem = user_problem(sub, item)
-        status = "invalid" if problem else ("enabled" if item.get("enabled") is True else "disabled")
-        columns = [sub, str(item.get("tenant_id", "")), str(item.get("tableau_username", "")), status]
-        ctx.print("\t".join(one_line(column) for column in columns))
-    return EXIT_OK
+    return USER.print_list(
+        ctx,
+        args,
+        records.store(ctx, args).scan(USER_PREFIX, equals=equals),
+        lambda sub, item, status: [sub, str(item.get("tenant_id", "")), str(item.get("tableau_username", "")), status],
+    )

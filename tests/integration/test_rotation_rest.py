@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import pytest
 
 from tableau_broker.deadline import Deadline, DeadlineExceeded, deadline_scope
+from tableau_broker.scopes import REST_SIGN_IN
 from tableau_broker.signing_secret import ConnectedAppSecret
-from tableau_broker.tableau_jwt import mint_embed_token
+from tableau_broker.tableau_jwt import mint_token
 from tableau_broker.tableau_rest import (
     TableauAdminCredentials,
     TableauRestClient,
@@ -181,9 +182,9 @@ def test_jwt_sign_in_mints_a_fresh_token_per_attempt_and_never_reports_it(tablea
     minted: list[str] = []
 
     def mint(username: str = VIEWER) -> str:
-        token = mint_embed_token(
+        token = mint_token(
             tableau.app, username=username, scopes=["tableau:content:read"], attributes={}, lifetime_seconds=60,
-            now=tableau.state.clock(), allow_rest_scopes=True,
+            now=tableau.state.clock(), kind=REST_SIGN_IN,
         ).token  # fmt: skip
         minted.append(token)
         return token

@@ -44,23 +44,13 @@ class TokenKind:
     name: str
     allows_scope: Callable[[str], bool]
     refusal: str  # why a scope outside the kind is refused
-    max_lifetime_seconds: int
     on_demand_access: bool  # whether Tableau's on-demand access claims may be added
+    max_lifetime_seconds: int = TABLEAU_MAX_LIFETIME_SECONDS
 
 
-EMBED = TokenKind(
-    name="embed",
-    allows_scope=is_embed_scope,
-    refusal="refusing to mint a non-embed scope",
-    max_lifetime_seconds=TABLEAU_MAX_LIFETIME_SECONDS,
-    on_demand_access=True,
-)
+EMBED = TokenKind("embed", is_embed_scope, "refusing to mint a non-embed scope", on_demand_access=True)
 REST_SIGN_IN = TokenKind(
-    name="REST sign-in",
-    allows_scope=is_rest_scope,
-    refusal="a REST sign-in token carries REST API scopes only",
-    max_lifetime_seconds=TABLEAU_MAX_LIFETIME_SECONDS,
-    on_demand_access=False,
+    "REST sign-in", is_rest_scope, "a REST sign-in token carries REST API scopes only", on_demand_access=False
 )
 
 

@@ -1,7 +1,7 @@
 """Token-path benchmark: what the broker adds on top of signing, measured against a baseline in the same run.
 
   baseline   PyJWT's HS256 ``encode`` of a comparable payload (the irreducible cost)
-  mint       ``mint_embed_token`` (claim rules, attribute checks, fresh jti)
+  mint       ``mint_token`` (claim rules, attribute checks, fresh jti)
   handler    the whole warm Lambda handler for an HTTP API event: claims checks, entitlement parse,
              scopes, cached secret, minting, response, structured log line, metrics flush. DynamoDB is an
              in-memory stand-in so the number is our code, not the network.
@@ -100,7 +100,7 @@ def main() -> int:
     import jwt
 
     from tableau_broker.signing_secret import ConnectedAppSecret
-    from tableau_broker.tableau_jwt import mint_embed_token
+    from tableau_broker.tableau_jwt import mint_token
     from token_broker import handler, service
     from token_broker.handler import Runtime
 
@@ -111,7 +111,7 @@ def main() -> int:
     baseline = timed("baseline", lambda: jwt.encode(payload, SECRET_VALUE, algorithm="HS256", headers={"kid": "s"}))
     timed(
         "mint",
-        lambda: mint_embed_token(
+        lambda: mint_token(
             secret, username="alice", scopes=["tableau:views:embed"], attributes={"tenant": "acme"},
             lifetime_seconds=300, now=time.time(),
         ),

@@ -36,10 +36,9 @@ from tableau_broker.rotation import (
     abandon_pending_version,
     describe_rotation,
     iso,
-    rotation_status,
-    start_rotation,
 )
 from tableau_broker.tableau_rest import DEFAULT_API_VERSION, DEFAULT_PATH_FAMILY
+from token_broker_ops.rotation import rotation_status, start_rotation
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

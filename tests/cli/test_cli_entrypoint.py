@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 
 from tableau_broker.signing_secret import ConnectedAppSecret
-from tableau_broker.tableau_jwt import mint_embed_token
+from tableau_broker.tableau_jwt import mint_token
 from tests.support.cli import NEW_SECRET_VALUE, REGION, SECRET_VALUE, TABLE, create_resources
 from tests.support.moto_server import reset_moto
 
@@ -86,7 +86,7 @@ def test_console_entry_point_against_moto_server(moto_server_url: str, tmp_path:
     current = secrets.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")
     assert current["VersionId"] == version_id
 
-    token = mint_embed_token(
+    token = mint_token(
         ConnectedAppSecret("client-2", "kid-2", NEW_SECRET_VALUE),
         username="alice@example.com",
         scopes=["tableau:views:embed"],

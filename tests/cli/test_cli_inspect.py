@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tableau_broker.signing_secret import ConnectedAppSecret
-from tableau_broker.tableau_jwt import mint_embed_token
+from tableau_broker.tableau_jwt import mint_token
 from tests.support.cli import CLIENT_ID, SECRET_ID, SECRET_VALUE, Aws, Cli, b64url, make_token
 
 
@@ -22,7 +22,7 @@ def cli(aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Monkey
 
 def broker_token() -> str:
     """A token exactly as the broker mints it."""
-    minted = mint_embed_token(
+    minted = mint_token(
         ConnectedAppSecret(CLIENT_ID, SECRET_ID, SECRET_VALUE),
         username="alice@example.com",
         scopes=["tableau:views:embed"],

@@ -52,15 +52,13 @@ from tableau_broker.rotation import (
     RotationNotEnabled,
     RotationStateError,
     RotationTooEarly,
-    revoke_previous_secret,
-    rotation_status,
-    start_rotation,
 )
 from tableau_broker.signing_secret import ConnectedAppSecret, SecretCache, read_connected_app_secret
-from tableau_broker.tableau_jwt import mint_embed_token
+from tableau_broker.tableau_jwt import mint_token
 from tableau_broker.tableau_rest import AdminSecretError, TableauRestError, TableauUnreachable
 from tableau_emulator import EMBED_SIGNIN_PATH, EmulatorServer, EmulatorState, serve
 from tests.support.moto_server import reset_moto
+from token_broker_ops.rotation import revoke_previous_secret, rotation_status, start_rotation
 
 SITE = "analytics"
 ADMIN = "admin@tableau.test"
@@ -156,7 +154,7 @@ class World:
 
     def embed_status(self, secret: ConnectedAppSecret) -> int:
         """A viz load as the browser does it, with a token the shared layer minted from ``secret``."""
-        minted = mint_embed_token(
+        minted = mint_token(
             secret,
             username=VIEWER,
             scopes=["tableau:views:embed"],

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import pytest
 
 from tableau_broker.deadline import Deadline, DeadlineExceeded, deadline_scope
+from tableau_broker.scopes import REST_SIGN_IN
 from tableau_broker.signing_secret import ConnectedAppSecret
-from tableau_broker.tableau_jwt import mint_embed_token
+from tableau_broker.tableau_jwt import mint_token
 from tableau_broker.tableau_rest import (
     TableauAdminCredentials,
     TableauRestClient,
@@ -181,9 +182,9 @@ def test_jwt_sign_in_mints_a_fresh_token_per_attempt_and_never_reports_it(tablea
     minted: list[str] = []
 
     def mint(username: str = VIEWER) -> str:
-        token = mint_embed_token(
+        token = mint_token(
             tableau.app, username=username, scopes=["tableau:content:read"], attributes={}, lifetime_seconds=60,
-            now=tableau.state.clock(), allow_rest_scopes=True,
+            now=tableau.state.clock(), kind=REST_SIGN_IN,
         ).token  # fmt: skip
         minted.append(token)
         return token
@@ -263,3 +264,41 @@ def test_an_unknown_app_is_an_error_even_for_delete(tableau: Tableau) -> None:
 
 def _everything(exc: BaseException) -> str:
     return "".join([str(exc), repr(exc), *traceback.format_exception(exc)])
+
+
+def test_admin_connection_reads_the_secret_signs_in_and_always_signs_out(tableau: Tableau) -> None:
+    """The one helper behind every admin session: credentials from Secrets Manager, a PAT session for the block,
+    signed out after it even when the block fails."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from tableau_broker.tableau_rest import admin_connection
+
+    admin = tableau.admin
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = sm.create_secret(
+            Name="tableau-admin",
+            SecretString=json.dumps(
+                {
+                    "pat_name": admin.pat_name,
+                    "pat_secret": admin.pat_secret,
+                    "site_content_url": admin.site_content_url,
+                    "tableau_url": admin.tableau_url,
+                }
+            ),
+        )["ARN"]
+        with admin_connection(sm, arn, max_attempts=1) as connection:
+            assert connection.credentials == admin
+            assert connection.rest.connected_app_secret_ids(connection.session, tableau.app.client_id) == tableau.ids()
+        with pytest.raises(TableauRestError) as signed_out:
+            connection.rest.connected_app_secret_ids(connection.session, tableau.app.client_id)
+        assert signed_out.value.status == 401
+
+        with pytest.raises(RuntimeError), admin_connection(sm, arn, max_attempts=1) as failing:
+            raise RuntimeError("the block failed")
+        with pytest.raises(TableauRestError) as after_failure:
+            failing.rest.connected_app_secret_ids(failing.session, tableau.app.client_id)
+        assert after_failure.value.status == 401

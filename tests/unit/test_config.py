@@ -29,7 +29,7 @@ def test_defaults() -> None:
     assert s.cognito.jwks_url == s.cognito.issuer + "/.well-known/jwks.json"
     assert s.cognito.app_client_ids == {"client-a", "client-b"}
     assert s.cognito.token_use == {"id", "access"}
-    assert s.allowed_secret_ids == {BASE["CONNECTED_APP_SECRET_ARN"]}
+    assert s.allowed_secret_arns == {BASE["CONNECTED_APP_SECRET_ARN"]}
 
 
 def test_jwks_url_is_configurable_separately_from_the_issuer() -> None:
@@ -74,7 +74,7 @@ def test_unsafe_settings_refuse_to_start(overrides: dict[str, str]) -> None:
 
 def test_additional_secrets_and_retired_scopes_are_opt_in() -> None:
     s = settings(ADDITIONAL_CONNECTED_APP_SECRET_ARNS="arn:x,arn:y", EXTRA_EMBED_SCOPES="tableau:metrics:embed")
-    assert s.allowed_secret_ids == {BASE["CONNECTED_APP_SECRET_ARN"], "arn:x", "arn:y"}
+    assert s.allowed_secret_arns == {BASE["CONNECTED_APP_SECRET_ARN"], "arn:x", "arn:y"}
     assert "tableau:metrics:embed" in s.embed_scopes
 
 

@@ -134,7 +134,7 @@ def template_env(**overrides: str) -> dict[str, str]:
 
 def test_settings_from_the_templates_defaults() -> None:
     settings = rotation_settings_from_env(template_env())
-    assert settings.admin_secret_id == "arn:admin"
+    assert settings.admin_secret_arn == "arn:admin"
     assert settings.test_username == "check@x"
     assert settings.test_scopes == ("tableau:content:read",)
     assert settings.path_family == "connected-applications"
@@ -252,7 +252,7 @@ def test_rest_client_refuses_plain_http_off_loopback_and_unknown_families() -> N
 def test_parse_event() -> None:
     event: dict[str, Any] = {"Step": "createSecret", "SecretId": "arn:x", "ClientRequestToken": "t" * 36}
     request = parse_event(event)
-    assert (request.step, request.secret_id, request.token) == ("createSecret", "arn:x", "t" * 36)
+    assert (request.step, request.secret_arn, request.token) == ("createSecret", "arn:x", "t" * 36)
     no_token = {k: v for k, v in event.items() if k != "ClientRequestToken"}
     for broken in ({**event, "Step": "rotate"}, {**event, "SecretId": ""}, no_token):
         with pytest.raises(RotationStateError):

@@ -12,8 +12,10 @@ import pytest
 
 from tableau_broker import tableau_jwt
 from tableau_broker.errors import TokenRuleViolation
+from tableau_broker.scopes import REST_SIGN_IN
 from tableau_broker.signing_secret import ConnectedAppSecret
-from tableau_broker.tableau_jwt import OnDemandAccess, inspect_token, mint_embed_token
+from tableau_broker.tableau_jwt import OnDemandAccess, mint_token
+from token_broker_ops.inspection import inspect_token
 
 SECRET = ConnectedAppSecret("client-123", "secret-456", "s" * 32)
 NOW = 1_800_000_000.0
@@ -28,7 +30,7 @@ def mint(**overrides: Any) -> tableau_jwt.MintedToken:
         "now": NOW,
     }
     args.update(overrides)
-    return mint_embed_token(SECRET, **args)
+    return mint_token(SECRET, **args)
 
 
 def claims_of(token: str) -> dict[str, Any]:
@@ -108,7 +110,7 @@ def test_rest_and_unknown_scopes_are_never_minted_for_browsers(scope: str) -> No
 
 
 def test_rest_scopes_only_when_explicitly_allowed() -> None:
-    claims = claims_of(mint(scopes=["tableau:content:read"], allow_rest_scopes=True, attributes={}).token)
+    claims = claims_of(mint(scopes=["tableau:content:read"], kind=REST_SIGN_IN, attributes={}).token)
     assert claims["scp"] == ["tableau:content:read"]
 
 
@@ -180,7 +182,7 @@ def test_inspect_reports_the_tableau_error_code(token_factory: Any, code: str) -
 
 
 def test_inspect_warns_about_rest_scopes_in_a_browser_token() -> None:
-    token = mint(scopes=["tableau:content:read"], allow_rest_scopes=True, attributes={}).token
+    token = mint(scopes=["tableau:content:read"], kind=REST_SIGN_IN, attributes={}).token
     findings = inspect_token(token, now=NOW)
     assert [f.rule for f in findings if f.level == "warning"] == ["scp"]
     assert not codes(findings)

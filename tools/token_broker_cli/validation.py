@@ -1,5 +1,6 @@
 """Checks on operator input. The layer's rules (``parse_tenant``/``parse_user``, ``check_attribute_name``,
-``normalise_attribute_value``, the scope catalogue) stay the source of truth; this module only applies them to
+``normalise_attribute_value``, the token kinds and scope rules of ``tableau_broker.scopes``) stay the source of
+truth; this module only applies them to
 command-line values and adds what the layer cannot know (the shape of a ``name=value`` argument, REST scopes
 in a record, the configured tenant attribute name).
 """
@@ -16,6 +17,7 @@ from tableau_broker.scopes import (
     RETIRED_EMBED_SCOPES,
     is_embed_scope,
     is_rest_scope,
+    on_demand_access_unsupported,
 )
 from tableau_broker.tableau_jwt import AttributeValue, check_attribute_name, normalise_attribute_value
 from tableau_broker.urls import tableau_url_problem
@@ -95,7 +97,7 @@ def on_demand_access(groups: Sequence[str], tenant_scopes: Iterable[str]) -> lis
     for group in cleaned:
         if not group.strip() or group != group.strip():
             raise UsageError("--oda-group names must be non-empty and not padded")
-    unsupported = sorted(set(tenant_scopes) - ON_DEMAND_ACCESS_SCOPES)
+    unsupported = on_demand_access_unsupported(tenant_scopes)
     if unsupported:
         raise UsageError(
             f"on-demand access supports only {', '.join(sorted(ON_DEMAND_ACCESS_SCOPES))}; "

@@ -49,17 +49,17 @@ SECRETSMANAGER = "secretsmanager"  # as aws.secretsmanager_client() names it in 
 @dataclass(frozen=True)
 class RotationRequest:
     step: str
-    secret_id: str
+    secret_arn: str  # the event's SecretId: the Secrets Manager secret being rotated
     token: str
 
 
 def parse_event(event: Mapping[str, Any]) -> RotationRequest:
-    step, secret_id, token = (event.get(k) for k in ("Step", "SecretId", "ClientRequestToken"))
+    step, secret_arn, token = (event.get(k) for k in ("Step", "SecretId", "ClientRequestToken"))
     if step not in STEPS:
         raise RotationStateError(f"unknown rotation step {str(step)[:40]!r}")
-    if not isinstance(secret_id, str) or not secret_id or not isinstance(token, str) or not token:
+    if not isinstance(secret_arn, str) or not secret_arn or not isinstance(token, str) or not token:
         raise RotationStateError("the event lacks SecretId or ClientRequestToken")
-    return RotationRequest(step=str(step), secret_id=secret_id, token=token)
+    return RotationRequest(step=str(step), secret_arn=secret_arn, token=token)
 
 
 def build_context(
@@ -87,11 +87,11 @@ def reset_runtime() -> None:
 
 def guard(ctx: RotationContext, request: RotationRequest) -> VersionStages | None:
     """The version stages to work from, or ``None`` when the token is already current (nothing to do)."""
-    enabled, stages = describe_rotation(ctx.secrets, request.secret_id)
+    enabled, stages = describe_rotation(ctx.secrets, request.secret_arn)
     if not enabled:
-        raise RotationNotEnabled(f"rotation is not enabled for secret {request.secret_id}")
+        raise RotationNotEnabled(f"rotation is not enabled for secret {request.secret_arn}")
     if request.token not in stages.versions:
-        raise RotationStateError(f"version {request.token} is not a version of secret {request.secret_id}")
+        raise RotationStateError(f"version {request.token} is not a version of secret {request.secret_arn}")
     token_stages = stages.stages_of(request.token)
     if AWSCURRENT in token_stages:
         return None
@@ -126,15 +126,15 @@ def safe_reason(exc: BaseException) -> str:
 def handle(event: Mapping[str, Any], ctx: RotationContext | None = None) -> None:
     try:
         request = parse_event(event)
-        logger.append_keys(step=request.step, secret_id=request.secret_id, version_id=request.token)
+        logger.append_keys(step=request.step, secret_arn=request.secret_arn, version_id=request.token)
         ctx = ctx or runtime()
         stages = guard(ctx, request)
         if stages is None:
             if request.step == "finishSecret":
-                tidy_after_finish(ctx, request.secret_id, request.token)
+                tidy_after_finish(ctx, request.secret_arn, request.token)
             logger.info("version is already AWSCURRENT; nothing to do")
             return
-        STEPS[request.step](ctx, request.secret_id, request.token, stages)
+        STEPS[request.step](ctx, request.secret_arn, request.token, stages)
     except Exception as exc:
         logger.error(
             "rotation step failed",
@@ -151,4 +151,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
         with deadline_scope(Deadline.for_invocation(context, margin_seconds=DEADLINE_MARGIN_SECONDS)):
             handle(event)
     finally:
-        logger.remove_keys(["step", "secret_id", "version_id"])
+        logger.remove_keys(["step", "secret_arn", "version_id"])

@@ -47,13 +47,15 @@ from tableau_broker.rotation import (
     secrets_to_delete_before_create,
 )
 from tableau_broker.rotation_config import RotationSettings
+from tableau_broker.scopes import REST_SIGN_IN
 from tableau_broker.signing_secret import ConnectedAppSecret, parse_connected_app_secret
-from tableau_broker.tableau_jwt import mint_embed_token
+from tableau_broker.tableau_jwt import mint_token
 from tableau_broker.tableau_rest import (
-    RestSession,
+    AdminConnection,
     Sleep,
     TableauAdminCredentials,
     TableauRestClient,
+    admin_connection,
     read_admin_credentials,
 )
 
@@ -80,14 +82,20 @@ class RotationContext:
     sleep: Sleep = time.sleep
     secrets: SecretsManagerClient = field(default_factory=_budgeted_secrets_client)
 
+    def _rest_options(self) -> dict[str, object]:
+        return {
+            "path_family": self.settings.path_family,
+            "timeout_seconds": self.settings.rest_timeout_seconds,
+            "max_attempts": self.settings.rest_max_attempts,
+            "sleep": self.sleep,
+        }
+
     def rest(self, admin: TableauAdminCredentials) -> TableauRestClient:
-        return TableauRestClient.for_admin(
-            admin,
-            path_family=self.settings.path_family,
-            timeout_seconds=self.settings.rest_timeout_seconds,
-            max_attempts=self.settings.rest_max_attempts,
-            sleep=self.sleep,
-        )
+        return TableauRestClient.for_admin(admin, **self._rest_options())
+
+    def tableau_admin(self) -> contextlib.AbstractContextManager[AdminConnection]:
+        """The admin secret read, a REST client built and a PAT session open for the block."""
+        return admin_connection(self.secrets, self.settings.admin_secret_arn, **self._rest_options())
 
 
 Step = Callable[[RotationContext, str, str, VersionStages], None]
@@ -96,9 +104,9 @@ Step = Callable[[RotationContext, str, str, VersionStages], None]
 # --- reading and judging the versions ----------------------------------------------------------------------
 
 
-def _raw_value(ctx: RotationContext, secret_id: str, version_id: str, stage: str) -> str | None:
+def _raw_value(ctx: RotationContext, secret_arn: str, version_id: str, stage: str) -> str | None:
     try:
-        response = ctx.secrets.get_secret_value(SecretId=secret_id, VersionId=version_id, VersionStage=stage)
+        response = ctx.secrets.get_secret_value(SecretId=secret_arn, VersionId=version_id, VersionStage=stage)
     except ClientError as exc:
         if not is_not_found(exc):
             raise
@@ -124,11 +132,11 @@ def failure_cleanup_scope() -> Iterator[None]:
         yield
 
 
-def _abandon(ctx: RotationContext, secret_id: str, token: str, problem: str) -> PendingVersionAbandoned:
+def _abandon(ctx: RotationContext, secret_arn: str, token: str, problem: str) -> PendingVersionAbandoned:
     """Take AWSPENDING off ``token`` (so the next rotation can start) and return the error to raise."""
     try:
         with failure_cleanup_scope():
-            abandoned = abandon_pending_version(ctx.secrets, secret_id, token)
+            abandoned = abandon_pending_version(ctx.secrets, secret_arn, token)
     except (ClientError, BotoCoreError, RotationStateError, DependencyUnavailable) as exc:
         logger.error(
             "could not take AWSPENDING off the unusable version",
@@ -141,83 +149,77 @@ def _abandon(ctx: RotationContext, secret_id: str, token: str, problem: str) -> 
 
 
 def _usable_pending(
-    ctx: RotationContext, secret_id: str, token: str, stages: VersionStages, raw_pending: str | None
+    ctx: RotationContext, secret_arn: str, token: str, stages: VersionStages, raw_pending: str | None
 ) -> ConnectedAppSecret:
     """The pending secret, if it is one this rotation may promote (Tableau's part is checked by the caller);
     otherwise the version is abandoned and the step fails."""
     if raw_pending is None:
-        raise _abandon(ctx, secret_id, token, f"version {token} holds no value: createSecret never stored one")
+        raise _abandon(ctx, secret_arn, token, f"version {token} holds no value: createSecret never stored one")
     current_version = _current_version(stages)
     try:
-        current = parse_connected_app_secret(_raw_value(ctx, secret_id, current_version, AWSCURRENT))
+        current = parse_connected_app_secret(_raw_value(ctx, secret_arn, current_version, AWSCURRENT))
     except MalformedSecret as exc:
-        raise _abandon(ctx, secret_id, token, f"AWSCURRENT holds no connected-app secret ({exc.reason})") from None
+        raise _abandon(ctx, secret_arn, token, f"AWSCURRENT holds no connected-app secret ({exc.reason})") from None
     try:
         pending = parse_connected_app_secret(raw_pending)
     except MalformedSecret as exc:
-        raise _abandon(ctx, secret_id, token, f"version {token} holds no connected-app secret ({exc.reason})") from None
+        raise _abandon(
+            ctx, secret_arn, token, f"version {token} holds no connected-app secret ({exc.reason})"
+        ) from None
     if pending.client_id != current.client_id:
-        raise _abandon(ctx, secret_id, token, f"version {token} holds a secret of another connected app")
+        raise _abandon(ctx, secret_arn, token, f"version {token} holds a secret of another connected app")
     if pending.secret_id == current.secret_id:
-        raise _abandon(ctx, secret_id, token, f"version {token} holds the current secret {current.secret_id}")
+        raise _abandon(ctx, secret_arn, token, f"version {token} holds the current secret {current.secret_id}")
     return pending
 
 
 def _require_held(
-    ctx: RotationContext,
-    rest: TableauRestClient,
-    session: RestSession,
-    secret_id: str,
-    token: str,
-    pending: ConnectedAppSecret,
+    ctx: RotationContext, tableau: AdminConnection, secret_arn: str, token: str, pending: ConnectedAppSecret
 ) -> None:
-    if not rest.connected_app_secret_exists(session, pending.client_id, pending.secret_id):
-        raise _abandon(ctx, secret_id, token, f"Tableau no longer holds the pending secret {pending.secret_id}")
+    if not tableau.rest.connected_app_secret_exists(tableau.session, pending.client_id, pending.secret_id):
+        raise _abandon(ctx, secret_arn, token, f"Tableau no longer holds the pending secret {pending.secret_id}")
 
 
 def _checked_pending(
-    ctx: RotationContext, secret_id: str, token: str, stages: VersionStages
+    ctx: RotationContext, secret_arn: str, token: str, stages: VersionStages
 ) -> tuple[ConnectedAppSecret, TableauAdminCredentials]:
     """The pending secret after checking its value and that Tableau holds it (one admin session)."""
-    pending = _usable_pending(ctx, secret_id, token, stages, _raw_value(ctx, secret_id, token, AWSPENDING))
-    admin = read_admin_credentials(ctx.secrets, ctx.settings.admin_secret_id)
-    rest = ctx.rest(admin)
-    with rest.admin_session(admin) as session:
-        _require_held(ctx, rest, session, secret_id, token, pending)
-    return pending, admin
+    pending = _usable_pending(ctx, secret_arn, token, stages, _raw_value(ctx, secret_arn, token, AWSPENDING))
+    with ctx.tableau_admin() as tableau:
+        _require_held(ctx, tableau, secret_arn, token, pending)
+    return pending, tableau.credentials
 
 
 # --- the steps ---------------------------------------------------------------------------------------------
 
 
-def create_secret(ctx: RotationContext, secret_id: str, token: str, stages: VersionStages) -> None:
-    raw_pending = _raw_value(ctx, secret_id, token, AWSPENDING)
+def create_secret(ctx: RotationContext, secret_arn: str, token: str, stages: VersionStages) -> None:
+    raw_pending = _raw_value(ctx, secret_arn, token, AWSPENDING)
     if raw_pending is not None:
-        existing = _usable_pending(ctx, secret_id, token, stages, raw_pending)
+        existing = _usable_pending(ctx, secret_arn, token, stages, raw_pending)
         logger.info("pending secret already stored; reusing it", extra={"kid": existing.secret_id})
         return
     try:
-        _create_and_store(ctx, secret_id, token, stages)
+        _create_and_store(ctx, secret_arn, token, stages)
     except Exception:
         # Refused (grace period) or failed before a value was stored: an empty AWSPENDING would block every later
         # RotateSecret. If the value did get stored (an ambiguous failure of the write), keep it for the retry.
         # Whatever happens here, the error that ended the step is the one raised.
         with failure_cleanup_scope():
             try:
-                stored = _raw_value(ctx, secret_id, token, AWSPENDING) is not None
+                stored = _raw_value(ctx, secret_arn, token, AWSPENDING) is not None
             except Exception as check:  # noqa: BLE001 - logged by type and code; the step's own error follows
                 logger.error("could not check the pending version", extra={"reason": aws.error_code(check)})
             else:
                 if not stored:
-                    _abandon(ctx, secret_id, token, f"createSecret stored no value in version {token}")
+                    _abandon(ctx, secret_arn, token, f"createSecret stored no value in version {token}")
         raise
 
 
-def _create_and_store(ctx: RotationContext, secret_id: str, token: str, stages: VersionStages) -> None:
-    stage = read_stage_secrets(ctx.secrets, secret_id, stages)
-    admin = read_admin_credentials(ctx.secrets, ctx.settings.admin_secret_id)
-    rest = ctx.rest(admin)
-    with rest.admin_session(admin) as session:
+def _create_and_store(ctx: RotationContext, secret_arn: str, token: str, stages: VersionStages) -> None:
+    stage = read_stage_secrets(ctx.secrets, secret_arn, stages)
+    with ctx.tableau_admin() as tableau:
+        rest, session = tableau.rest, tableau.session
         held = rest.connected_app_secret_ids(session, stage.client_id)
         doomed = secrets_to_delete_before_create(
             held, stage, now=ctx.clock(), grace_seconds=ctx.settings.previous_secret_grace_seconds
@@ -231,22 +233,22 @@ def _create_and_store(ctx: RotationContext, secret_id: str, token: str, stages: 
         created = rest.create_connected_app_secret(session, stage.client_id)
         # A crash between these two lines leaves an unreferenced secret in Tableau: the next createSecret deletes it.
         ctx.secrets.put_secret_value(
-            SecretId=secret_id, ClientRequestToken=token, SecretString=created.to_json(), VersionStages=[AWSPENDING]
+            SecretId=secret_arn, ClientRequestToken=token, SecretString=created.to_json(), VersionStages=[AWSPENDING]
         )
         logger.info("pending secret created", extra={"kid": created.secret_id})
 
 
-def set_secret(ctx: RotationContext, secret_id: str, token: str, stages: VersionStages) -> None:
-    pending, _ = _checked_pending(ctx, secret_id, token, stages)
+def set_secret(ctx: RotationContext, secret_arn: str, token: str, stages: VersionStages) -> None:
+    pending, _ = _checked_pending(ctx, secret_arn, token, stages)
     logger.info("tableau holds the pending secret", extra={"kid": pending.secret_id})
 
 
-def test_secret(ctx: RotationContext, secret_id: str, token: str, stages: VersionStages) -> None:
+def test_secret(ctx: RotationContext, secret_arn: str, token: str, stages: VersionStages) -> None:
     current_version = _current_version(stages)
-    raw_pending = _raw_value(ctx, secret_id, token, AWSPENDING)
-    raw_current = _raw_value(ctx, secret_id, current_version, AWSCURRENT)
+    raw_pending = _raw_value(ctx, secret_arn, token, AWSPENDING)
+    raw_current = _raw_value(ctx, secret_arn, current_version, AWSCURRENT)
     if raw_pending is not None and raw_pending != raw_current:
-        pending, admin = _checked_pending(ctx, secret_id, token, stages)
+        pending, admin = _checked_pending(ctx, secret_arn, token, stages)
         _sign_in_with(ctx, pending, admin)
         return
     # Secrets Manager testing the configuration (RotateSecret with RotateImmediately=false: CloudFormation creating
@@ -259,7 +261,7 @@ def test_secret(ctx: RotationContext, secret_id: str, token: str, stages: Versio
         logger.warning("configuration test: no connected-app credentials stored yet", extra={"reason": str(exc)})
         return
     logger.info("configuration test: signing in with the current secret", extra={"kid": current.secret_id})
-    _sign_in_with(ctx, current, read_admin_credentials(ctx.secrets, ctx.settings.admin_secret_id))
+    _sign_in_with(ctx, current, read_admin_credentials(ctx.secrets, ctx.settings.admin_secret_arn))
 
 
 def _sign_in_with(ctx: RotationContext, secret: ConnectedAppSecret, admin: TableauAdminCredentials) -> None:
@@ -267,14 +269,14 @@ def _sign_in_with(ctx: RotationContext, secret: ConnectedAppSecret, admin: Table
     rest = ctx.rest(admin)
 
     def mint() -> str:
-        return mint_embed_token(
+        return mint_token(
             secret,
             username=ctx.settings.test_username,
             scopes=ctx.settings.test_scopes,
             attributes={},
             lifetime_seconds=TEST_TOKEN_LIFETIME_SECONDS,
             now=ctx.clock(),
-            allow_rest_scopes=True,
+            kind=REST_SIGN_IN,
         ).token
 
     session = rest.sign_in_with_jwt(mint, admin.site_content_url)
@@ -285,33 +287,35 @@ def _sign_in_with(ctx: RotationContext, secret: ConnectedAppSecret, admin: Table
     )
 
 
-def finish_secret(ctx: RotationContext, secret_id: str, token: str, stages: VersionStages) -> None:
+def finish_secret(ctx: RotationContext, secret_arn: str, token: str, stages: VersionStages) -> None:
     current_version = _current_version(stages)
     # Never promote what brokers could not sign with: the same checks as setSecret, whatever ran before.
-    pending, _ = _checked_pending(ctx, secret_id, token, stages)
+    pending, _ = _checked_pending(ctx, secret_arn, token, stages)
     # The moment is recorded on the version before it becomes current, so it never postdates the move.
     ctx.secrets.update_secret_version_stage(
-        SecretId=secret_id, VersionStage=current_since_label(ctx.clock()), MoveToVersionId=token
+        SecretId=secret_arn, VersionStage=current_since_label(ctx.clock()), MoveToVersionId=token
     )
     ctx.secrets.update_secret_version_stage(
-        SecretId=secret_id, VersionStage=AWSCURRENT, MoveToVersionId=token, RemoveFromVersionId=current_version
+        SecretId=secret_arn, VersionStage=AWSCURRENT, MoveToVersionId=token, RemoveFromVersionId=current_version
     )
     logger.info(
         "AWSCURRENT moved", extra={"from_version": current_version, "to_version": token, "kid": pending.secret_id}
     )
-    tidy_after_finish(ctx, secret_id, token)
+    tidy_after_finish(ctx, secret_arn, token)
 
 
-def tidy_after_finish(ctx: RotationContext, secret_id: str, token: str) -> None:
+def tidy_after_finish(ctx: RotationContext, secret_arn: str, token: str) -> None:
     """Take AWSPENDING off the promoted version and drop bookkeeping labels that no longer matter (also run
     when a retried finishSecret finds the token already current)."""
-    _, stages = describe_rotation(ctx.secrets, secret_id)
+    _, stages = describe_rotation(ctx.secrets, secret_arn)
     if AWSPENDING in stages.stages_of(token):
-        ctx.secrets.update_secret_version_stage(SecretId=secret_id, VersionStage=AWSPENDING, RemoveFromVersionId=token)
+        ctx.secrets.update_secret_version_stage(SecretId=secret_arn, VersionStage=AWSPENDING, RemoveFromVersionId=token)
     keep = stages.current_since(token)
     for version, label in stages.bookkeeping_labels():
         if version != token or parse_current_since(label) != keep:
-            ctx.secrets.update_secret_version_stage(SecretId=secret_id, VersionStage=label, RemoveFromVersionId=version)
+            ctx.secrets.update_secret_version_stage(
+                SecretId=secret_arn, VersionStage=label, RemoveFromVersionId=version
+            )
 
 
 STEPS: dict[str, Step] = {

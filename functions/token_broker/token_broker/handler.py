@@ -37,7 +37,6 @@ class Runtime:
     settings: BrokerSettings
     verifier: JwksVerifier
     service: TokenService
-    secret_cache: SecretCache
     clock: Clock
 
 
@@ -45,15 +44,14 @@ class Runtime:
 def runtime() -> Runtime:
     """Built on the first request and kept for the container's life (clients, caches, key set)."""
     settings = get_settings()
-    cache = SecretCache(settings.secret_cache_ttl_seconds, clock=system_clock)
     service = TokenService(
         settings,
         EntitlementStore(aws.dynamodb_client(), settings.entitlements_table),
         aws.secretsmanager_client(),
-        cache,
+        SecretCache(settings.secret_cache_ttl_seconds, clock=system_clock),
         system_clock,
     )
-    return Runtime(settings, JwksVerifier(settings.cognito), service, cache, system_clock)
+    return Runtime(settings, JwksVerifier(settings.cognito), service, system_clock)
 
 
 def reset_runtime() -> None:
@@ -101,7 +99,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         extra={
             "tenant": issued.entitlement.tenant_id,
             "tableau_username": issued.entitlement.tableau_username,
-            "kid": issued.secret_id,
+            "kid": issued.kid,
             "jti": minted.jti,
             "scopes": list(minted.scopes),
             "expires_at": minted.expires_at,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tableau_broker.errors import BrokerError, DependencyUnavailable, InvalidRequest, MethodNotAllowed, Unauthenticated
+from tableau_broker.scopes import is_scope_request
 from tableau_broker.tableau_jwt import MintedToken
 
 TOKEN_TYPE = "tableau-connected-app-jwt"  # nosec B105  # the response's token_type label, not a credential
@@ -19,7 +20,6 @@ BASE_HEADERS = {
     "Pragma": "no-cache",
     "X-Content-Type-Options": "nosniff",
 }
-MAX_SCOPES = 10
 AUTH_REALM = "tableau-token-broker"
 
 
@@ -77,12 +77,7 @@ def requested_scopes(event: Mapping[str, Any], *, max_bytes: int) -> list[str] |
     if "scopes" not in data:
         return None
     scopes = data["scopes"]
-    if (
-        not isinstance(scopes, list)
-        or not scopes
-        or len(scopes) > MAX_SCOPES
-        or not all(isinstance(s, str) and 0 < len(s) <= 100 for s in scopes)
-    ):
+    if not is_scope_request(scopes):
         raise InvalidRequest("invalid_scopes", message="'scopes' must be a non-empty array of scope strings.")
     return scopes
 

@@ -14,9 +14,9 @@ from tableau_broker.config import BrokerSettings
 from tableau_broker.entitlements import Entitlement, EntitlementStore
 from tableau_broker.errors import ConfigurationError, DependencyUnavailable, ScopeNotAllowed
 from tableau_broker.identity import CallerIdentity
-from tableau_broker.scopes import ON_DEMAND_ACCESS_SCOPES
+from tableau_broker.scopes import grantable_scopes
 from tableau_broker.signing_secret import ConnectedAppSecret, SecretCache
-from tableau_broker.tableau_jwt import MintedToken, mint_embed_token
+from tableau_broker.tableau_jwt import MintedToken, mint_token
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class IssuedToken:
     minted: MintedToken
     entitlement: Entitlement
-    secret_id: str  # the Tableau secret ID (kid), safe to log
+    kid: str  # Tableau's ID of the signing secret, safe to log
 
 
 def _dependency_error(exc: Exception, dependency: str) -> Exception:
@@ -40,9 +40,9 @@ def effective_scopes(
 ) -> tuple[str, ...]:
     """Requested scopes (default: the configured default) must all be allowed for tenant, user and browser."""
     wanted = tuple(dict.fromkeys(requested if requested is not None else settings.default_scopes))
-    allowed = set(entitlement.allowed_scopes) & settings.embed_scopes
-    if entitlement.on_demand_access is not None:
-        allowed &= ON_DEMAND_ACCESS_SCOPES
+    allowed = grantable_scopes(
+        entitlement.allowed_scopes, settings.embed_scopes, on_demand_access=entitlement.on_demand_access is not None
+    )
     if not set(wanted) <= allowed:
         raise ScopeNotAllowed("scope_not_allowed")
     return wanted
@@ -70,12 +70,12 @@ class TokenService:
             raise _dependency_error(exc, "dynamodb") from None
 
     def _secret(self, entitlement: Entitlement) -> ConnectedAppSecret:
-        secret_id = entitlement.connected_app_secret or self._settings.default_secret_id
-        if secret_id not in self._settings.allowed_secret_ids:
+        secret_arn = entitlement.connected_app_secret or self._settings.default_secret_arn
+        if secret_arn not in self._settings.allowed_secret_arns:
             # A record pointing elsewhere is a misconfiguration or tampering: never sign with it.
             raise ConfigurationError("connected_app_secret_not_allowed")
         try:
-            return self._secret_cache.get(self._secrets_client, secret_id)
+            return self._secret_cache.get(self._secrets_client, secret_arn)
         except (ClientError, BotoCoreError) as exc:
             raise _dependency_error(exc, "secretsmanager") from None
 
@@ -83,7 +83,7 @@ class TokenService:
         entitlement = self._entitlement(caller.sub)
         scopes = effective_scopes(requested_scopes, entitlement, self._settings)
         secret = self._secret(entitlement)
-        minted = mint_embed_token(
+        minted = mint_token(
             secret,
             username=entitlement.tableau_username,
             scopes=scopes,
@@ -93,4 +93,4 @@ class TokenService:
             clock_skew_seconds=self._settings.clock_skew_seconds,
             on_demand_access=entitlement.on_demand_access,
         )
-        return IssuedToken(minted=minted, entitlement=entitlement, secret_id=secret.secret_id)
+        return IssuedToken(minted=minted, entitlement=entitlement, kid=secret.secret_id)

@@ -1,5 +1,5 @@
-"""Rotation rules shared by the rotation Lambda and the operator CLI: which Tableau secrets may be deleted, and
-since when the previous one stopped being current.
+"""Rotation rules of the rotation Lambda (which the operator CLI applies too): which Tableau secrets may be
+deleted, and since when the previous one stopped being current.
 
 Tableau keeps at most two secrets per connected app. A rotation makes room before creating a new one:
 
@@ -25,15 +25,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import ClientError
 
 from tableau_broker import aws
-from tableau_broker.clock import Clock, system_clock
 from tableau_broker.errors import MalformedSecret
 from tableau_broker.signing_secret import parse_connected_app_secret, read_connected_app_secret
-from tableau_broker.tableau_rest import DEFAULT_PATH_FAMILY, TableauRestClient, read_admin_credentials
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -144,28 +142,28 @@ def is_not_found(exc: ClientError) -> bool:
     return aws.error_code(exc) == "ResourceNotFoundException"
 
 
-def abandon_pending_version(client: SecretsManagerClient, secret_id: str, version_id: str) -> bool:
+def abandon_pending_version(client: SecretsManagerClient, secret_arn: str, version_id: str) -> bool:
     """Take AWSPENDING off ``version_id`` unless it is also AWSCURRENT; ``True`` when a label was removed. While
     AWSPENDING sits on a version that is not AWSCURRENT, Secrets Manager refuses every RotateSecret ("A previous
     rotation isn't complete"): a failed rotation that leaves it behind blocks all later ones."""
-    _, stages = describe_rotation(client, secret_id)
+    _, stages = describe_rotation(client, secret_arn)
     version_stages = stages.stages_of(version_id)
     if AWSPENDING not in version_stages or AWSCURRENT in version_stages:
         return False
-    client.update_secret_version_stage(SecretId=secret_id, VersionStage=AWSPENDING, RemoveFromVersionId=version_id)
+    client.update_secret_version_stage(SecretId=secret_arn, VersionStage=AWSPENDING, RemoveFromVersionId=version_id)
     return True
 
 
-def describe_rotation(client: SecretsManagerClient, secret_id: str) -> tuple[bool, VersionStages]:
+def describe_rotation(client: SecretsManagerClient, secret_arn: str) -> tuple[bool, VersionStages]:
     """Whether rotation is enabled, and the version stages. ``RotationEnabled`` is absent until rotation was
     ever configured, hence ``.get()``."""
-    described = client.describe_secret(SecretId=secret_id)
+    described = client.describe_secret(SecretId=secret_arn)
     return bool(described.get("RotationEnabled")), VersionStages.of(described.get("VersionIdsToStages"))
 
 
 @dataclass(frozen=True)
 class StageSecrets:
-    """What the stages mean in Tableau terms (IDs only)."""
+    """What the stages mean in Tableau terms: Tableau's secret IDs (the JWT ``kid``), never a value."""
 
     client_id: str
     current_secret_id: str
@@ -174,11 +172,11 @@ class StageSecrets:
     previous_secret_id: str | None
 
 
-def read_stage_secrets(client: SecretsManagerClient, secret_id: str, stages: VersionStages) -> StageSecrets:
+def read_stage_secrets(client: SecretsManagerClient, secret_arn: str, stages: VersionStages) -> StageSecrets:
     current_version = stages.version_with(AWSCURRENT)
     if current_version is None:
         raise RotationStateError("the secret has no AWSCURRENT version")
-    response = client.get_secret_value(SecretId=secret_id, VersionId=current_version, VersionStage=AWSCURRENT)
+    response = client.get_secret_value(SecretId=secret_arn, VersionId=current_version, VersionStage=AWSCURRENT)
     current = parse_connected_app_secret(response.get("SecretString"))
     since: float | None = stages.current_since(current_version)
     if since is None:
@@ -187,7 +185,7 @@ def read_stage_secrets(client: SecretsManagerClient, secret_id: str, stages: Ver
     previous_version = stages.version_with(AWSPREVIOUS)
     if previous_version is not None:
         try:
-            previous = read_connected_app_secret(client, secret_id, stage=AWSPREVIOUS, version_id=previous_version)
+            previous = read_connected_app_secret(client, secret_arn, stage=AWSPREVIOUS, version_id=previous_version)
         except MalformedSecret:
             previous = None  # the template's placeholder: never a signing key, nothing to protect
         if previous is not None and previous.client_id == current.client_id:
@@ -253,101 +251,3 @@ def previous_secret_to_revoke(
         return None
     _check_grace(stage, now=now, grace_seconds=grace_seconds)
     return stage.previous_secret_id
-
-
-# --- operator actions (the CLI's rotate-now / revoke-previous, and local tooling) --------------------------
-
-
-def start_rotation(
-    client: SecretsManagerClient,
-    secret_id: str,
-    *,
-    client_request_token: str | None = None,
-    rotation_lambda_arn: str | None = None,
-    rotation_rules: Mapping[str, Any] | None = None,
-    rotate_immediately: bool = True,
-) -> str:
-    """Ask Secrets Manager to rotate now (``RotateSecret`` with ``RotateImmediately``); returns the new version's
-    token. Secrets Manager then runs the four steps; a failure shows in the rotation function's log.
-    ``rotate_immediately=False`` only (re)configures rotation and has Secrets Manager run ``testSecret``."""
-    kwargs: dict[str, Any] = {"SecretId": secret_id, "RotateImmediately": rotate_immediately}
-    if client_request_token is not None:
-        kwargs["ClientRequestToken"] = client_request_token
-    if rotation_lambda_arn is not None:
-        kwargs["RotationLambdaARN"] = rotation_lambda_arn
-    if rotation_rules is not None:
-        kwargs["RotationRules"] = dict(rotation_rules)
-    return str(client.rotate_secret(**kwargs)["VersionId"])
-
-
-def revoke_previous_secret(
-    client: SecretsManagerClient,
-    secret_id: str,
-    admin_secret_id: str,
-    *,
-    grace_seconds: int,
-    path_family: str = DEFAULT_PATH_FAMILY,
-    clock: Clock = system_clock,
-    timeout_seconds: float = 10.0,
-) -> str | None:
-    """Delete AWSPREVIOUS's secret from Tableau once its grace period has passed (e.g. right after a rotation
-    forced by a leak, once brokers have moved on). Returns the deleted secret ID, or ``None`` when there was
-    nothing to revoke. Raises ``RotationTooEarly`` inside the grace period; nothing is deleted then."""
-    _, stages = describe_rotation(client, secret_id)
-    stage = read_stage_secrets(client, secret_id, stages)
-    admin = read_admin_credentials(client, admin_secret_id)
-    rest = TableauRestClient.for_admin(admin, path_family=path_family, timeout_seconds=timeout_seconds)
-    with rest.admin_session(admin) as session:
-        ids = rest.connected_app_secret_ids(session, stage.client_id)
-        target = previous_secret_to_revoke(ids, stage, now=clock(), grace_seconds=grace_seconds)
-        if target is None:
-            return None
-        rest.delete_connected_app_secret(session, stage.client_id, target)
-        return target
-
-
-@dataclass(frozen=True)
-class RotationStatus:
-    rotation_enabled: bool
-    stages: VersionStages
-    current_secret_id: str
-    previous_secret_id: str | None
-    pending_secret_id: str | None
-    current_since: float
-    tableau_secret_ids: list[str] | None
-
-
-def rotation_status(
-    client: SecretsManagerClient,
-    secret_id: str,
-    admin_secret_id: str,
-    *,
-    path_family: str = DEFAULT_PATH_FAMILY,
-    timeout_seconds: float = 10.0,
-) -> RotationStatus:
-    """Stages, the Tableau secret ID behind each, and the IDs Tableau holds. Never a value."""
-    enabled, stages = describe_rotation(client, secret_id)
-    stage = read_stage_secrets(client, secret_id, stages)
-    pending_version = stages.pending_version()
-    pending_secret_id = None
-    if pending_version is not None:
-        try:
-            pending = read_connected_app_secret(client, secret_id, stage=AWSPENDING, version_id=pending_version)
-            pending_secret_id = pending.secret_id
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
-            pending_secret_id = None  # a rotation started but createSecret has not stored a value (yet)
-    admin = read_admin_credentials(client, admin_secret_id)
-    rest = TableauRestClient.for_admin(admin, path_family=path_family, timeout_seconds=timeout_seconds)
-    with rest.admin_session(admin) as session:
-        ids = rest.connected_app_secret_ids(session, stage.client_id)
-    return RotationStatus(
-        rotation_enabled=enabled,
-        stages=stages,
-        current_secret_id=stage.current_secret_id,
-        previous_secret_id=stage.previous_secret_id,
-        pending_secret_id=pending_secret_id,
-        current_since=stage.current_since,
-        tableau_secret_ids=ids,
-    )

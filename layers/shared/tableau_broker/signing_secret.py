@@ -4,8 +4,11 @@ Stored in Secrets Manager as one JSON object per connected app::
 
     {"client_id": "...", "secret_id": "...", "secret_value": "..."}
 
-The broker reads AWSCURRENT only. The cache is our own, keyed by (secret id, stage), because Powertools'
-``get_secret`` caches by name alone and would mix stages.
+``secret_id`` is Tableau's ID of the connected-app secret (the JWT ``kid``), a stored field operators already
+have; a Secrets Manager secret is named ``secret_arn`` throughout (an ARN or a name).
+
+The broker reads AWSCURRENT only. The cache is our own, keyed by the secret's ARN and AWSCURRENT, because
+Powertools' ``get_secret`` caches by name alone and would mix stages.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ MIN_SECRET_VALUE_LENGTH = 16  # HS256 with a short key is brute-forceable; Table
 @dataclass(frozen=True)
 class ConnectedAppSecret:
     client_id: str
-    secret_id: str
+    secret_id: str  # Tableau's secret ID: the JWT ``kid``
     secret_value: str = field(repr=False)
 
     def to_json(self) -> str:
@@ -61,13 +64,13 @@ def parse_connected_app_secret(raw: str | None) -> ConnectedAppSecret:
 
 
 def read_connected_app_secret(
-    client: SecretsManagerClient, secret_id: str, *, stage: str = "AWSCURRENT", version_id: str | None = None
+    client: SecretsManagerClient, secret_arn: str, *, stage: str = "AWSCURRENT", version_id: str | None = None
 ) -> ConnectedAppSecret:
     """One uncached read of a stage (or a version). Callers map botocore errors."""
     if version_id is not None:
-        response = client.get_secret_value(SecretId=secret_id, VersionId=version_id, VersionStage=stage)
+        response = client.get_secret_value(SecretId=secret_arn, VersionId=version_id, VersionStage=stage)
     else:
-        response = client.get_secret_value(SecretId=secret_id, VersionStage=stage)
+        response = client.get_secret_value(SecretId=secret_arn, VersionStage=stage)
     return parse_connected_app_secret(response.get("SecretString"))
 
 
@@ -80,15 +83,15 @@ class SecretCache:
         self._entries: dict[str, tuple[float, ConnectedAppSecret]] = {}
         self._lock = threading.Lock()
 
-    def get(self, client: SecretsManagerClient, secret_id: str) -> ConnectedAppSecret:
+    def get(self, client: SecretsManagerClient, secret_arn: str) -> ConnectedAppSecret:
         now = self._clock()
         with self._lock:
-            entry = self._entries.get(secret_id)
+            entry = self._entries.get(secret_arn)
         if entry is not None and now < entry[0]:
             return entry[1]
-        value = read_connected_app_secret(client, secret_id, stage="AWSCURRENT")
+        value = read_connected_app_secret(client, secret_arn, stage="AWSCURRENT")
         with self._lock:
-            self._entries[secret_id] = (now + self._ttl, value)
+            self._entries[secret_arn] = (now + self._ttl, value)
         return value
 
     def clear(self) -> None:

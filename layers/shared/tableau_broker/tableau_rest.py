@@ -99,9 +99,9 @@ def parse_admin_credentials(raw: str | None) -> TableauAdminCredentials:
     )
 
 
-def read_admin_credentials(client: SecretsManagerClient, secret_id: str) -> TableauAdminCredentials:
+def read_admin_credentials(client: SecretsManagerClient, secret_arn: str) -> TableauAdminCredentials:
     """One uncached read of the admin secret's AWSCURRENT stage. Callers map botocore errors."""
-    response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    response = client.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")
     return parse_admin_credentials(response.get("SecretString"))
 
 
@@ -388,6 +388,27 @@ class TableauRestClient:
                 return False
             raise
         return True
+
+
+@dataclass(frozen=True)
+class AdminConnection:
+    """A REST client for the admin secret's Tableau and a session signed in with its PAT."""
+
+    rest: TableauRestClient
+    session: RestSession
+    credentials: TableauAdminCredentials
+
+
+@contextlib.contextmanager
+def admin_connection(
+    secrets: SecretsManagerClient, admin_secret_arn: str, **rest_options: Any
+) -> Iterator[AdminConnection]:
+    """Read the Tableau admin secret, build the REST client (``rest_options`` as ``TableauRestClient`` takes
+    them) and sign in with the PAT for the block; signed out after it, whatever happens."""
+    credentials = read_admin_credentials(secrets, admin_secret_arn)
+    rest = TableauRestClient.for_admin(credentials, **rest_options)
+    with rest.admin_session(credentials) as session:
+        yield AdminConnection(rest, session, credentials)
 
 
 def _first(answer: Any, *keys: str) -> Any:

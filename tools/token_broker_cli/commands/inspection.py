@@ -1,6 +1,6 @@
 """``token-broker inspect TOKEN``: decode a Tableau connected-app JWT and explain what Tableau would say.
 
-The rules are ``tableau_broker.tableau_jwt.inspect_token``'s; this command only reads the token, fetches the
+The rules are ``token_broker_ops.inspection.inspect_token``'s; this command only reads the token, fetches the
 secret when asked (which adds the kid/iss/signature checks) and prints. The signature is never printed.
 """
 
@@ -13,20 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tableau_broker.errors import MalformedSecret
+from tableau_broker.scopes import TABLEAU_MAX_LIFETIME_SECONDS
 from tableau_broker.signing_secret import ConnectedAppSecret, read_connected_app_secret
-from tableau_broker.tableau_jwt import (
-    ALGORITHM,
-    MAX_LIFETIME_SECONDS,
-    Finding,
-    decode_unverified,
-    inspect_token,
-    is_numeric_date,
-)
+from tableau_broker.tableau_jwt import ALGORITHM
 from token_broker_cli.context import Context, one_line
 from token_broker_cli.errors import EXIT_FINDINGS, EXIT_OK, OperationalError, UsageError
 from token_broker_cli.parser import Parents, Subparsers
+from token_broker_ops.inspection import TIME_CLAIMS, Finding, decode_unverified, inspect_token, is_numeric_date
 
-TIME_CLAIMS = ("exp", "iat", "nbf")
 STAGES = ("AWSCURRENT", "AWSPREVIOUS", "AWSPENDING")
 
 
@@ -48,7 +42,7 @@ def register(commands: Subparsers, parents: Parents) -> None:
     parser.add_argument(
         "--max-lifetime",
         type=int,
-        default=MAX_LIFETIME_SECONDS,
+        default=TABLEAU_MAX_LIFETIME_SECONDS,
         metavar="SECONDS",
         help="Tableau's maximum token lifetime (Tableau Server can be configured; default %(default)s)",
     )

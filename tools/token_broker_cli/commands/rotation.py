@@ -1,8 +1,8 @@
 """``token-broker rotate-now|revoke-previous|rotation-status``: the connected-app secret's rotation, on demand.
 
-The rules are ``tableau_broker.rotation``'s (shared with the rotation function); these commands only ask,
-confirm and print. Tableau secret IDs are printed, secret values and the admin PAT never: the layer returns
-IDs only.
+The rules are ``tableau_broker.rotation``'s (the rotation function's) and the actions
+``token_broker_ops.rotation``'s (shared with the local stack); these commands only ask, confirm and print.
+Tableau secret IDs are printed, secret values and the admin PAT never: the layer returns IDs only.
 """
 
 from __future__ import annotations
@@ -12,28 +12,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tableau_broker.config import DEFAULT_SECRET_CACHE_TTL_SECONDS
 from tableau_broker.rotation import (
     AWSCURRENT,
     AWSPENDING,
     AWSPREVIOUS,
     RotationError,
-    RotationStatus,
     RotationTooEarly,
     abandon_pending_version,
     describe_rotation,
     ensure_past_grace,
     iso,
     read_stage_secrets,
-    revoke_previous_secret,
-    rotation_status,
-    start_rotation,
 )
-from tableau_broker.rotation_config import DEFAULT_SECRET_CACHE_TTL_SECONDS, MAX_GRACE_SECONDS
+from tableau_broker.rotation_config import MAX_GRACE_SECONDS
 from tableau_broker.tableau_rest import DEFAULT_PATH_FAMILY, PATH_FAMILIES, TableauRestError
 from token_broker_cli.commands.secret import STAGE_ORDER
 from token_broker_cli.context import Context
 from token_broker_cli.errors import EXIT_OK, OperationalError, UsageError
 from token_broker_cli.parser import Parents, Subparsers
+from token_broker_ops.rotation import RotationStatus, revoke_previous_secret, rotation_status, start_rotation
 
 ENV_ADMIN_SECRET_ARN = "TABLEAU_ADMIN_SECRET_ARN"  # nosec B105  # an environment variable's name
 ENV_PATH_FAMILY = "TABLEAU_CONNECTED_APP_PATH_FAMILY"

@@ -23,10 +23,10 @@ from tableau_broker.errors import (
     TokenRuleViolation,
     Unauthenticated,
 )
+from tableau_broker.scopes import MAX_REQUESTED_SCOPES
 from tableau_broker.tableau_jwt import MintedToken
 from token_broker.http import (
     BASE_HEADERS,
-    MAX_SCOPES,
     error_response,
     requested_scopes,
     require_post,
@@ -100,7 +100,7 @@ def test_the_size_limit_counts_utf8_bytes() -> None:
         (body_event('{"scopes": [""]}'), "invalid_scopes"),
         (body_event('{"scopes": [1]}'), "invalid_scopes"),
         (body_event(json.dumps({"scopes": ["s" * 101]})), "invalid_scopes"),
-        (body_event(json.dumps({"scopes": ["tableau:views:embed"] * (MAX_SCOPES + 1)})), "invalid_scopes"),
+        (body_event(json.dumps({"scopes": ["tableau:views:embed"] * (MAX_REQUESTED_SCOPES + 1)})), "invalid_scopes"),
     ],
 )
 def test_a_bad_body_is_an_invalid_request(event: dict[str, Any], reason: str) -> None:

@@ -87,7 +87,7 @@ def test_a_token_for_the_callers_tableau_user_bound_to_their_tenant(world: World
     assert payload["tenant"] == "acme"
     assert payload["scp"] == ["tableau:views:embed"]
     assert payload["iss"] == CLIENT_ID and header["iss"] == CLIENT_ID
-    assert header["kid"] == SECRET_ID == issued.secret_id
+    assert header["kid"] == SECRET_ID == issued.kid
     assert issued.entitlement.tenant_id == "acme"
     assert issued.entitlement.tableau_url == "https://tableau.example.com"
     assert issued.entitlement.site == "acme-site"
@@ -246,7 +246,7 @@ def test_a_tenant_signs_with_its_own_allowed_secret() -> None:
 
     issued = world.issue()
 
-    assert issued.secret_id == "kid-other"
+    assert issued.kid == "kid-other"
     assert claims(issued, other_value)["tenant"] == "acme"
     assert world.secrets.calls == [{"SecretId": OTHER_SECRET_ARN, "VersionStage": "AWSCURRENT"}]
 

@@ -48,49 +48,44 @@ def effective_scopes(
     return wanted
 
 
+@dataclass(frozen=True)
 class TokenService:
-    def __init__(
-        self,
-        settings: BrokerSettings,
-        store: EntitlementStore,
-        secrets_client: SecretsManagerClient,
-        secret_cache: SecretCache,
-        clock: Clock,
-    ) -> None:
-        self._settings = settings
-        self._store = store
-        self._secrets_client = secrets_client
-        self._secret_cache = secret_cache
-        self._clock = clock
+    """The collaborators are the seams: tests hand in fakes, the handler the real clients."""
+
+    settings: BrokerSettings
+    store: EntitlementStore
+    secrets_client: SecretsManagerClient
+    secret_cache: SecretCache
+    clock: Clock
 
     def _entitlement(self, sub: str) -> Entitlement:
         try:
-            return self._store.resolve(sub, tenant_attribute=self._settings.tenant_attribute)
+            return self.store.resolve(sub, tenant_attribute=self.settings.tenant_attribute)
         except (ClientError, BotoCoreError) as exc:
             raise _dependency_error(exc, "dynamodb") from None
 
     def _secret(self, entitlement: Entitlement) -> ConnectedAppSecret:
-        secret_arn = entitlement.connected_app_secret or self._settings.default_secret_arn
-        if secret_arn not in self._settings.allowed_secret_arns:
+        secret_arn = entitlement.connected_app_secret or self.settings.default_secret_arn
+        if secret_arn not in self.settings.allowed_secret_arns:
             # A record pointing elsewhere is a misconfiguration or tampering: never sign with it.
             raise ConfigurationError("connected_app_secret_not_allowed")
         try:
-            return self._secret_cache.get(self._secrets_client, secret_arn)
+            return self.secret_cache.get(self.secrets_client, secret_arn)
         except (ClientError, BotoCoreError) as exc:
             raise _dependency_error(exc, "secretsmanager") from None
 
     def issue(self, caller: CallerIdentity, requested_scopes: Sequence[str] | None) -> IssuedToken:
         entitlement = self._entitlement(caller.sub)
-        scopes = effective_scopes(requested_scopes, entitlement, self._settings)
+        scopes = effective_scopes(requested_scopes, entitlement, self.settings)
         secret = self._secret(entitlement)
         minted = mint_token(
             secret,
             username=entitlement.tableau_username,
             scopes=scopes,
             attributes=entitlement.attributes,
-            lifetime_seconds=self._settings.token_lifetime_seconds,
-            now=self._clock(),
-            clock_skew_seconds=self._settings.clock_skew_seconds,
+            lifetime_seconds=self.settings.token_lifetime_seconds,
+            now=self.clock(),
+            clock_skew_seconds=self.settings.clock_skew_seconds,
             on_demand_access=entitlement.on_demand_access,
         )
         return IssuedToken(minted=minted, entitlement=entitlement, kid=secret.secret_id)

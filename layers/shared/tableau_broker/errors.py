@@ -8,11 +8,22 @@ from __future__ import annotations
 
 
 class BrokerError(Exception):
-    """Base class: an HTTP status, a stable error code and a fixed message."""
+    """Base class: an HTTP status, a stable error code and a fixed message, declared as class keywords."""
 
     status: int = 500
     code: str = "internal_error"
     message: str = "The token could not be issued."
+
+    def __init_subclass__(
+        cls, *, status: int | None = None, code: str | None = None, message: str | None = None
+    ) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
+        if message is not None:
+            cls.message = message
 
     def __init__(self, reason: str, *, message: str | None = None) -> None:
         super().__init__(reason)
@@ -21,42 +32,37 @@ class BrokerError(Exception):
             self.message = message
 
 
-class InvalidRequest(BrokerError):
-    status = 400
-    code = "invalid_request"
-    message = "The request body is not valid."
+class InvalidRequest(BrokerError, status=400, code="invalid_request", message="The request body is not valid."):
+    pass
 
 
-class Unauthenticated(BrokerError):
-    status = 401
-    code = "unauthenticated"
-    message = "A valid identity token is required."
+class Unauthenticated(BrokerError, status=401, code="unauthenticated", message="A valid identity token is required."):
+    pass
 
 
-class NotEntitled(BrokerError):
-    status = 403
-    code = "not_entitled"
-    message = "The caller is not entitled to embedded content."
+class NotEntitled(
+    BrokerError, status=403, code="not_entitled", message="The caller is not entitled to embedded content."
+):
+    pass
 
 
-class ScopeNotAllowed(BrokerError):
-    status = 403
-    code = "scope_not_allowed"
-    message = "A requested scope is not allowed for the caller."
+class ScopeNotAllowed(
+    BrokerError, status=403, code="scope_not_allowed", message="A requested scope is not allowed for the caller."
+):
+    pass
 
 
-class MethodNotAllowed(BrokerError):
-    status = 405
-    code = "method_not_allowed"
-    message = "Use POST."
+class MethodNotAllowed(BrokerError, status=405, code="method_not_allowed", message="Use POST."):
+    pass
 
 
-class DependencyUnavailable(BrokerError):
+class DependencyUnavailable(
+    BrokerError,
+    status=503,
+    code="dependency_unavailable",
+    message="A dependency is temporarily unavailable. Retry later.",
+):
     """A dependency (DynamoDB, Secrets Manager, the JWKS endpoint) failed or throttled after retries."""
-
-    status = 503
-    code = "dependency_unavailable"
-    message = "A dependency is temporarily unavailable. Retry later."
 
     def __init__(self, reason: str, *, dependency: str, retry_after_seconds: int = 2) -> None:
         super().__init__(reason)
@@ -64,12 +70,10 @@ class DependencyUnavailable(BrokerError):
         self.retry_after_seconds = retry_after_seconds
 
 
-class ConfigurationError(BrokerError):
+class ConfigurationError(
+    BrokerError, status=500, code="configuration_error", message="The token broker is misconfigured."
+):
     """Stored configuration (a secret, an entitlement record, settings) is unusable: an operator must act."""
-
-    status = 500
-    code = "configuration_error"
-    message = "The token broker is misconfigured."
 
 
 class MalformedSecret(ConfigurationError):

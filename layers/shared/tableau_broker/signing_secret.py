@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tableau_broker.clock import Clock, system_clock
 from tableau_broker.errors import MalformedSecret
+from tableau_broker.stored_json import stored_json_object
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -40,14 +41,7 @@ class ConnectedAppSecret:
 
 def parse_connected_app_secret(raw: str | None) -> ConnectedAppSecret:
     """Parse and validate the stored JSON. Errors name the problem, never the value."""
-    if raw is None:
-        raise MalformedSecret("secret has no SecretString")
-    try:
-        data: Any = json.loads(raw)
-    except ValueError:
-        raise MalformedSecret("secret is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedSecret("secret JSON is not an object")
+    data = stored_json_object(raw, error=MalformedSecret, what="secret")
     missing = [name for name in SECRET_FIELDS if not isinstance(data.get(name), str) or not data[name].strip()]
     if missing:
         raise MalformedSecret(f"secret lacks non-empty string field(s): {', '.join(missing)}")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from tableau_broker.deadline import MIN_ATTEMPT_SECONDS, current_deadline
 from tableau_broker.errors import ConfigurationError
 from tableau_broker.signing_secret import ConnectedAppSecret
+from tableau_broker.stored_json import stored_json_object
 from tableau_broker.urls import tableau_url_problem
 
 if TYPE_CHECKING:
@@ -69,14 +70,7 @@ def check_tableau_url(url: str, name: str = "tableau_url") -> str:
 
 def parse_admin_credentials(raw: str | None) -> TableauAdminCredentials:
     """Parse and validate the admin secret's JSON. Errors name the problem, never a value."""
-    if raw is None:
-        raise AdminSecretError("admin secret has no SecretString")
-    try:
-        data: Any = json.loads(raw)
-    except ValueError:
-        raise AdminSecretError("admin secret is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise AdminSecretError("admin secret JSON is not an object")
+    data = stored_json_object(raw, error=AdminSecretError, what="admin secret")
     missing = [
         name
         for name in ADMIN_FIELDS
@@ -344,19 +338,32 @@ class TableauRestClient:
             return None
         return [str(s["id"]) for s in secrets if isinstance(s, dict) and s.get("id")]
 
-    def connected_app_secret_exists(self, session: RestSession, client_id: str, secret_id: str) -> bool:
+    def _on_secret(
+        self,
+        operation: str,
+        method: str,
+        session: RestSession,
+        client_id: str,
+        secret_id: str,
+        *,
+        unknown_app_is_error: bool,
+    ) -> bool:
+        """``False`` when Tableau answers 404 for the secret. With ``unknown_app_is_error``, Tableau's 404126 (the
+        connected app itself is unknown) is raised instead."""
         try:
             self._call(
-                "get connected-app secret",
-                "GET",
-                f"{self._app_path(session, client_id)}/secrets/{secret_id}",
-                auth=session.token,
+                operation, method, f"{self._app_path(session, client_id)}/secrets/{secret_id}", auth=session.token
             )
         except TableauRestError as exc:
-            if exc.status == 404:
+            if exc.status == 404 and not (unknown_app_is_error and exc.code == "404126"):
                 return False
             raise
         return True
+
+    def connected_app_secret_exists(self, session: RestSession, client_id: str, secret_id: str) -> bool:
+        return self._on_secret(
+            "get connected-app secret", "GET", session, client_id, secret_id, unknown_app_is_error=False
+        )
 
     def create_connected_app_secret(self, session: RestSession, client_id: str) -> ConnectedAppSecret:
         """Never retried: a repeat after an ambiguous failure would add a secret nobody recorded."""
@@ -376,18 +383,9 @@ class TableauRestClient:
 
     def delete_connected_app_secret(self, session: RestSession, client_id: str, secret_id: str) -> bool:
         """``True`` when deleted, ``False`` when it was already gone (a retried delete)."""
-        try:
-            self._call(
-                "delete connected-app secret",
-                "DELETE",
-                f"{self._app_path(session, client_id)}/secrets/{secret_id}",
-                auth=session.token,
-            )
-        except TableauRestError as exc:
-            if exc.status == 404 and exc.code != "404126":  # 404126: the app itself is unknown
-                return False
-            raise
-        return True
+        return self._on_secret(
+            "delete connected-app secret", "DELETE", session, client_id, secret_id, unknown_app_is_error=True
+        )
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ import pytest
 from local_stack.rotate import STEP_ORDER, rotation_event
 from secret_rotation.handler import handle
 from tableau_broker.rotation import AWSCURRENT, AWSPENDING, AWSPREVIOUS
-from tests.integration import test_rotation as rotation_suite
-from tests.integration.test_rotation import World, assert_no_secret_in, exception_text, rotation_logs
+from tests.support import rotation_world as rotation_suite
+from tests.support.rotation_world import World, assert_no_secret_in, exception_text, rotation_logs
 
 pytestmark = pytest.mark.attack
 

@@ -19,9 +19,9 @@ from botocore.exceptions import ClientError
 
 from tableau_broker.rotation import AWSCURRENT, AWSPENDING, AWSPREVIOUS
 from tableau_broker.tableau_rest import TableauRestError
-from tests.integration import test_rotation as rotation_world
-from tests.integration.test_rotation import GRACE, World, _wrong_pat, assert_no_secret_in
+from tests.support import rotation_world as rotation_world
 from tests.support.cli import Cli, Result, isolate_environment
+from tests.support.rotation_world import GRACE, World, assert_no_secret_in, wrong_pat
 from token_broker_cli.context import REDACTED
 from token_broker_cli.main import main
 
@@ -320,7 +320,7 @@ def test_revoke_settings_from_flags_and_environment(
 
 def test_a_tableau_failure_exits_1_without_leaking_the_pat(cli: RotationCli, world: World) -> None:
     world.rotate()
-    _wrong_pat(world)
+    wrong_pat(world)
 
     result = cli("revoke-previous", "--yes")
 

@@ -25,19 +25,19 @@ import requests
 from local_stack.rotate import STEP_ORDER, rotation_event
 from secret_rotation import handler
 from tableau_broker.rotation import AWSCURRENT, AWSPENDING, AWSPREVIOUS
-from tests.integration import test_rotation as rotation_world
-from tests.integration.test_rotation import (
+from tests.integration.test_rotation_rest import silent_server
+from tests.support import rotation_world as rotation_world
+from tests.support.figures import record
+from tests.support.rotation_world import (
     LAMBDA_CONTEXT,
     World,
-    _admin,
-    _dead_port,
     assert_no_secret_in,
     assert_the_next_rotation_cleans_up,
+    dead_port,
     exception_text,
     rotation_logs,
+    set_admin_secret,
 )
-from tests.integration.test_rotation_rest import silent_server
-from tests.support.figures import record
 
 world = rotation_world.world
 docker_free_lambda = rotation_world.docker_free_lambda
@@ -116,13 +116,13 @@ def restore_aws(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _unreachable(world: World, step: str, stack: contextlib.ExitStack) -> Callable[[], None]:
-    _admin(world, tableau_url=f"http://127.0.0.1:{_dead_port(world)}")
-    return lambda: _admin(world)
+    set_admin_secret(world, tableau_url=f"http://127.0.0.1:{dead_port(world)}")
+    return lambda: set_admin_secret(world)
 
 
 def _slow(world: World, step: str, stack: contextlib.ExitStack) -> Callable[[], None]:
-    _admin(world, tableau_url=stack.enter_context(silent_server()))
-    return lambda: _admin(world)
+    set_admin_secret(world, tableau_url=stack.enter_context(silent_server()))
+    return lambda: set_admin_secret(world)
 
 
 def _server_error(world: World, step: str, stack: contextlib.ExitStack) -> Callable[[], None]:

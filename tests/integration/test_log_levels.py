@@ -10,32 +10,21 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import secrets
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-import requests
 
 from local_stack.rotate import (
-    ADMIN_SECRET_NAME,
     STEP_ORDER,
-    admin_secret_json,
-    begin_rotation,
-    create_admin_secret,
-    install_rotation_lambda_stub,
-    rotation_event,
 )
-from sam_local import aws_resources
-from sam_local.lambda_runtime import LocalLambdaContext
-from sam_local.template import Template
 from tableau_broker.log_policy import BODY_LOGGING_LIBRARIES
-from tableau_broker.signing_secret import ConnectedAppSecret, read_connected_app_secret
-from tableau_emulator import EmulatorState, serve
+from tests.support import rotation_world
 from tests.support.broker_stack import BrokerStack
-from tests.support.moto_server import reset_moto
+from tests.support.rotation_world import World, invoke_lambda
+
+world = rotation_world.world
+docker_free_lambda = rotation_world.docker_free_lambda
 
 LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -96,74 +85,20 @@ def test_broker_logs_no_secret_at_any_level(stack: BrokerStack, level: str, capf
     assert_nothing_sensitive(output, stack.secret.secret_value, body["token"], bearer_body["token"], id_token)
 
 
-@pytest.fixture
-def rotation_world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    from secret_rotation import handler
-
-    reset_moto(moto_server_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_url)
-    state = EmulatorState()
-    state.add_site("analytics")
-    state.add_user("analytics", "admin@tableau.test", "SiteAdministratorCreator")
-    state.add_user("analytics", "rotation-check@tableau.test", "Viewer")
-    pat_secret = state.add_pat("analytics", "admin@tableau.test", "rotation")
-    initial = ConnectedAppSecret(str(uuid.uuid4()), str(uuid.uuid4()), secrets.token_urlsafe(32))
-    state.add_connected_app(
-        "analytics",
-        "token-broker",
-        client_id=initial.client_id,
-        domain_allowlist=["127.0.0.1"],
-        secrets=[(initial.secret_id, initial.secret_value)],
-    )
-    server = serve(state)
-    session = boto3.session.Session(region_name="us-east-1")
-    sm = session.client("secretsmanager", endpoint_url=moto_server_url)
-    template = Template()
-    secret_arn = aws_resources.create_connected_app_secret(template, sm, "log-levels/connected-app", initial)
-    admin_json = admin_secret_json(
-        pat_name="rotation", pat_secret=pat_secret, site_content_url="analytics", tableau_url=server.url
-    )
-    admin_arn = create_admin_secret(template, sm, ADMIN_SECRET_NAME, admin_json)
-    env = template.function_environment(
-        "RotationFunction",
-        {
-            "ConnectedAppSecret": secret_arn,
-            "TableauAdminSecret": admin_arn,
-            "RotationTestUsername": "rotation-check@tableau.test",
-        },
-    )
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    handler.reset_runtime()
-    try:
-        yield {
-            "sm": sm,
-            "secret_arn": secret_arn,
-            "function_arn": install_rotation_lambda_stub(moto_server_url, session),
-            "sensitive": [initial.secret_value, pat_secret],
-        }
-    finally:
-        server.shutdown()
-        handler.reset_runtime()
-        requests.post(f"{moto_server_url}/moto-api/config", json={"lambda": {"use_docker": True}}, timeout=10)
-
-
 @pytest.mark.parametrize("level", LEVELS)
 def test_rotation_logs_no_secret_at_any_level(
-    rotation_world: dict[str, Any], level: str, capfd: pytest.CaptureFixture[str]
+    world: World, monkeypatch: pytest.MonkeyPatch, level: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     from secret_rotation import handler
 
-    sm, secret_arn = rotation_world["sm"], rotation_world["secret_arn"]
-    token = begin_rotation(sm, secret_arn, rotation_world["function_arn"])
-    context = LocalLambdaContext(function_name="RotationFunction")
+    token = world.begin()
     with everything_logged(level, handler.logger) as buffer:
         for step in STEP_ORDER:  # reads the PAT, creates and stores a new secret, signs in with it, promotes it
-            handler.lambda_handler(rotation_event(step, secret_arn, token), context)
-    new_secret = read_connected_app_secret(sm, secret_arn, stage="AWSCURRENT")
-    assert new_secret.secret_value not in rotation_world["sensitive"]  # the rotation did happen
+            invoke_lambda(world, monkeypatch, step, token)
+    new_secret = world.stage_secret("AWSCURRENT")
+    assert new_secret != world.initial  # the rotation did happen
     captured = capfd.readouterr()
     output = buffer.getvalue() + captured.out + captured.err
     if level == "DEBUG":
         assert "rotation step done" in output
-    assert_nothing_sensitive(output, new_secret.secret_value, *rotation_world["sensitive"])
+    assert_nothing_sensitive(output, new_secret.secret_value, *world.sensitive())

@@ -11,7 +11,7 @@ environment Lambda would give it: the function's variables plus the runtime's re
 from __future__ import annotations
 
 import re
-import subprocess
+import subprocess  # nosec B404  # runs our own interpreter and the SAM CLI with fixed arguments
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass

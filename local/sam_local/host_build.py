@@ -14,7 +14,7 @@ import os
 import platform
 import re
 import shutil
-import subprocess
+import subprocess  # nosec B404  # runs our own interpreter and the SAM CLI with fixed arguments
 import sys
 from dataclasses import dataclass
 from pathlib import Path

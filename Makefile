@@ -11,10 +11,12 @@ SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .tools/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 export SAM_CLI_TELEMETRY := 0
-# `sam build` needs the runtime's python3.13 on PATH; pyenv machines expose it this way.
+# Building needs no python3.13 (layers/shared/Makefile installs wheels for it with the dev venv's pip); running the
+# built functions (`make shipped`, `make invoke`) does: pyenv machines expose it this way.
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
+export LAYER_PIP := $(CURDIR)/$(BIN)/python -m pip
 
-.PHONY: help install lint typecheck template-lint security-scan unit cli integration e2e build-check test build deploy demo rotate bench \
+.PHONY: help install lint typecheck template-lint security-scan unit cli integration e2e build-check shipped invoke test build deploy demo rotate bench \
 	security-figures clean
 
 help:
@@ -31,7 +33,10 @@ help:
 	@echo "make integration  the broker and rotation handlers against moto server"
 	@echo "make e2e        end-to-end tests against the local stack"
 	@echo "make build-check  sam build into .aws-sam/check, exactly as a deploy builds"
-	@echo "make build      sam build (needs python3.13 on PATH)"
+	@echo "make build      sam build (any Python 3.11+; the layer is built for python3.13 on arm64)"
+	@echo "make shipped    run every sample event through the built functions (python3.13 + awslambdaric)"
+	@echo "make invoke FUNCTION=BrokerFunction EVENT=events/token_broker/http_api_valid.json"
+	@echo "                a Docker-free sam local invoke of the built function against \`make demo\`'s stack"
 	@echo "make deploy     sam deploy --guided"
 	@echo "make bench      token-path benchmark"
 	@echo "make security-figures  run the security suites and rewrite the figures in SECURITY.md"
@@ -87,6 +92,15 @@ integration: install
 # The Lambda artefacts must build exactly as `sam build` does for a deploy (no container).
 build-check: install
 	$(SAM) build --build-dir .aws-sam/check --cache-dir .aws-sam/cache --cached
+
+# The host-architecture twin of the build, run through AWS's runtime interface client (see README "What ships").
+shipped: install
+	$(BIN)/pytest tests/shipped
+
+FUNCTION ?= BrokerFunction
+EVENT ?= events/token_broker/http_api_valid.json
+invoke: $(VENV)/.installed
+	$(BIN)/python -m local_stack.invoke $(FUNCTION) $(EVENT)
 
 test: lint typecheck template-lint security-scan build-check
 	$(BIN)/pytest

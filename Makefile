@@ -14,8 +14,8 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` needs the runtime's python3.13 on PATH; pyenv machines expose it this way.
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 
-.PHONY: help install lint typecheck template-lint security-scan unit cli integration e2e build-check test build deploy demo rotate bench \
-	security-figures clean
+.PHONY: help install lint typecheck template-lint security-scan unit cli integration e2e build-check test build deploy deploy-guided env-file demo rotate \
+	bench security-figures clean
 
 help:
 	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"
@@ -32,7 +32,9 @@ help:
 	@echo "make e2e        end-to-end tests against the local stack"
 	@echo "make build-check  sam build into .aws-sam/check, exactly as a deploy builds"
 	@echo "make build      sam build (needs python3.13 on PATH)"
-	@echo "make deploy     sam deploy --guided"
+	@echo "make deploy     sam deploy with samconfig.toml's ENV environment (default; ENV=production), no prompts"
+	@echo "make deploy-guided  first deploy: sam deploy --guided, saves the answers to samconfig.toml's ENV"
+	@echo "make env-file STACK=name  events/env.json for sam local invoke --env-vars, from the stack's outputs"
 	@echo "make bench      token-path benchmark"
 	@echo "make security-figures  run the security suites and rewrite the figures in SECURITY.md"
 	@echo "make clean      remove build output and tool caches"
@@ -94,8 +96,22 @@ test: lint typecheck template-lint security-scan build-check
 build: install
 	$(SAM) build
 
+# samconfig.toml holds one environment per deployment (README "Deploy"). `deploy` refuses while that environment
+# still has a placeholder parameter; `deploy-guided` asks for everything and saves the answers into it.
+ENV ?= default
 deploy: build
-	$(SAM) deploy --guided
+	$(BIN)/python -m tools.samconfig_check $(ENV)
+	$(SAM) deploy --config-env $(ENV)
+
+deploy-guided: build
+	$(SAM) deploy --guided --config-env $(ENV)
+
+# The env file of `sam local invoke --env-vars` for a deployed stack: every variable as the stack resolved it.
+ENV_FILE ?= events/env.json
+env-file: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make env-file STACK=<stack name> [REGION=..] [PROFILE=..] [ENV_FILE=..]"; exit 2; }
+	$(BIN)/python -m tools.env_from_stack --stack-name $(STACK) $(if $(REGION),--region $(REGION)) \
+		$(if $(PROFILE),--profile $(PROFILE)) --output $(ENV_FILE)
 
 # Everything on 127.0.0.1, no AWS account, no Docker: see README "Quick start".
 demo: $(VENV)/.installed

@@ -59,7 +59,8 @@ def test_installed_package_reports_the_version() -> None:
 
 
 def test_one_licence_everywhere() -> None:
-    assert project()["license"] == {"text": "Apache-2.0"}
+    assert project()["license"] == "Apache-2.0"
+    assert project()["license-files"] == [application()["LicenseUrl"]]
     assert application()["SpdxLicenseId"] == "Apache-2.0"
     licence = (REPO_ROOT / application()["LicenseUrl"]).read_text(encoding="utf-8")
     assert "Apache License\n                           Version 2.0, January 2004" in licence

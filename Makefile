@@ -16,8 +16,8 @@ export SAM_CLI_TELEMETRY := 0
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 export LAYER_PIP := $(CURDIR)/$(BIN)/python -m pip
 
-.PHONY: help install lint typecheck template-lint security-scan unit cli integration e2e build-check shipped invoke test build deploy demo rotate bench \
-	security-figures clean
+.PHONY: help install lint typecheck template-lint security-scan unit cli integration e2e build-check shipped invoke test build \
+	deploy deploy-guided env-file demo rotate bench security-figures clean
 
 help:
 	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"
@@ -37,7 +37,9 @@ help:
 	@echo "make shipped    run every sample event through the built functions (python3.13 + awslambdaric)"
 	@echo "make invoke FUNCTION=BrokerFunction EVENT=events/token_broker/http_api_valid.json"
 	@echo "                a Docker-free sam local invoke of the built function against \`make demo\`'s stack"
-	@echo "make deploy     sam deploy --guided"
+	@echo "make deploy     sam deploy with samconfig.toml's ENV environment (default; ENV=production), no prompts"
+	@echo "make deploy-guided  first deploy: sam deploy --guided, saves the answers to samconfig.toml's ENV"
+	@echo "make env-file STACK=name  events/env.json for sam local invoke --env-vars, from the stack's outputs"
 	@echo "make bench      token-path benchmark"
 	@echo "make security-figures  run the security suites and rewrite the figures in SECURITY.md"
 	@echo "make clean      remove build output and tool caches"
@@ -108,8 +110,22 @@ test: lint typecheck template-lint security-scan build-check
 build: install
 	$(SAM) build
 
+# samconfig.toml holds one environment per deployment (README "Deploy"). `deploy` refuses while that environment
+# still has a placeholder parameter; `deploy-guided` asks for everything and saves the answers into it.
+ENV ?= default
 deploy: build
-	$(SAM) deploy --guided
+	$(BIN)/python -m tools.samconfig_check $(ENV)
+	$(SAM) deploy --config-env $(ENV)
+
+deploy-guided: build
+	$(SAM) deploy --guided --config-env $(ENV)
+
+# The env file of `sam local invoke --env-vars` for a deployed stack: every variable as the stack resolved it.
+ENV_FILE ?= events/env.json
+env-file: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make env-file STACK=<stack name> [REGION=..] [PROFILE=..] [ENV_FILE=..]"; exit 2; }
+	$(BIN)/python -m tools.env_from_stack --stack-name $(STACK) $(if $(REGION),--region $(REGION)) \
+		$(if $(PROFILE),--profile $(PROFILE)) --output $(ENV_FILE)
 
 # Everything on 127.0.0.1, no AWS account, no Docker: see README "Quick start".
 demo: $(VENV)/.installed

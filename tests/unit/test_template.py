@@ -56,7 +56,10 @@ def test_functions_run_arm64_python_313_with_the_shared_layer(template: Template
     assert globals_["Runtime"] == "python3.13"
     assert globals_["Architectures"] == ["arm64"]
     assert globals_["Layers"] == [Tag("Ref", "SharedLayer")]
-    assert template.resource("SharedLayer")["Metadata"]["BuildMethod"] == "python3.13"
+    layer = template.resource("SharedLayer")
+    # Built with the makefile method: wheels for python3.13 on arm64, whatever interpreter runs `sam build`.
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert template.properties("BrokerFunction")["Handler"] == "token_broker.handler.lambda_handler"
 
 

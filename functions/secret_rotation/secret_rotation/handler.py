@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -39,11 +40,17 @@ from tableau_broker.tableau_rest import Sleep, TableauRestError
 
 pin_library_log_levels()  # no log level, root DEBUG included, may let a library print a secret
 logger = Logger()
+metrics = Metrics()
 tracer = Tracer()
 
 # Kept back from Lambda's remaining time so a step that runs out of time fails cleanly, naming the dependency.
 DEADLINE_MARGIN_SECONDS = 5.0
 SECRETSMANAGER = "secretsmanager"  # as aws.secretsmanager_client() names it in DeadlineExceeded
+
+# Outcome metrics, one per invocation (template.yaml's dashboard names the same; a test checks).
+ROTATION_STEP_SUCCEEDED = "RotationStepSucceeded"
+ROTATION_STEP_FAILED = "RotationStepFailed"
+STEP = "step"
 
 
 @dataclass(frozen=True)
@@ -144,11 +151,29 @@ def handle(event: Mapping[str, Any], ctx: RotationContext | None = None) -> None
     logger.info("rotation step done")
 
 
+def record_outcome(event: Mapping[str, Any], *, succeeded: bool) -> None:
+    """Counted under [service] and, for a known step, [service, step]; an unknown ``Step`` is never a dimension
+    value (whatever the event says would become a new metric)."""
+    metrics.add_metric(
+        name=ROTATION_STEP_SUCCEEDED if succeeded else ROTATION_STEP_FAILED, unit=MetricUnit.Count, value=1
+    )
+    step = event.get("Step")
+    if isinstance(step, str) and step in STEPS:
+        extra = {STEP: step}
+        metrics.add_dimensions(**({"service": metrics.service, **extra} if metrics.service else extra))
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     try:
         with deadline_scope(Deadline.for_invocation(context, margin_seconds=DEADLINE_MARGIN_SECONDS)):
             handle(event)
+    except Exception:
+        record_outcome(event, succeeded=False)
+        raise
+    else:
+        record_outcome(event, succeeded=True)
     finally:
         logger.remove_keys(["step", "secret_arn", "version_id"])

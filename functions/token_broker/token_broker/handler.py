@@ -33,7 +33,7 @@ DEADLINE_MARGIN_SECONDS = 1.0
 
 # Metric names and dimension names: template.yaml's alarms and dashboard name the same (a test checks).
 TOKENS_ISSUED = "TokensIssued"
-TOKEN_DENIED = "TokenDenied"
+TOKEN_DENIED = "TokenDenied"  # nosec B105  # a metric name, not a credential
 DEPENDENCY_FAILURE = "DependencyFailure"
 REASON = "reason"
 DEPENDENCY = "dependency"

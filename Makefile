@@ -11,6 +11,8 @@ SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .tools/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 export SAM_CLI_TELEMETRY := 0
+# template.yaml declares one set of resources per additional Tableau site with Fn::ForEach (AWS::LanguageExtensions).
+export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
 # `sam build` needs the runtime's python3.13 on PATH; pyenv machines expose it this way.
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 

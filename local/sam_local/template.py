@@ -47,10 +47,16 @@ class TemplateError(Exception):
 
 
 class Template:
-    def __init__(self, path: Path = TEMPLATE_PATH) -> None:
+    """The template with its ``Fn::ForEach`` loops expanded for ``parameters`` (defaults fill the rest)."""
+
+    def __init__(self, path: Path = TEMPLATE_PATH, parameters: Mapping[str, str] | None = None) -> None:
         with path.open(encoding="utf-8") as handle:
             self.doc: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
         self.path = path
+        values = {**{k: v for k, v in self.parameter_defaults().items() if v is not None}, **(parameters or {})}
+        for section in ("Conditions", "Resources", "Outputs"):
+            if section in self.doc:
+                self.doc[section] = expand_for_each(self.doc[section], values)
 
     def resource(self, logical_id: str) -> dict[str, Any]:
         try:
@@ -139,6 +145,8 @@ class Template:
             index, items = tag.value
             return self.resolve(items, refs)[int(self.resolve(index, refs))]
         if tag.name == "Ref":
+            if not isinstance(tag.value, str):  # {Ref: !Sub "Site${Site}..."} inside Fn::ForEach
+                tag = Tag("Ref", self.resolve(tag.value, refs))
             if tag.value not in refs:
                 raise TemplateError(f"no value for Ref {tag.value}")
             return refs[tag.value]
@@ -170,6 +178,55 @@ class Template:
                 raise TemplateError(f"no value for GetAtt {target}")
             return refs[target]
         raise TemplateError(f"intrinsic {tag.name} is not supported locally")
+
+
+_FOR_EACH = "Fn::ForEach::"
+
+
+def expand_for_each(section: dict[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """``Fn::ForEach::<loop>: [Identifier, collection, {OutputKey: OutputValue}]`` as AWS::LanguageExtensions
+    expands it: one copy per item, ``${Identifier}``/``&{Identifier}`` replaced in keys and strings (and
+    ``{Ref: Identifier}``). The collection is a list or a ``Ref`` to a CommaDelimitedList parameter; an empty
+    parameter ("") expands to nothing (the template guards that one item with a condition)."""
+    expanded: dict[str, Any] = {}
+    for key, value in section.items():
+        if not key.startswith(_FOR_EACH):
+            expanded[key] = value
+            continue
+        identifier, collection, fragment = value
+        for item in _collection(collection, parameters):
+            for out_key, out_value in _substitute(fragment, identifier, item).items():
+                if out_key in expanded:
+                    raise TemplateError(f"{key} expands to {out_key} twice")
+                expanded[out_key] = out_value
+    return expanded
+
+
+def _collection(collection: Any, parameters: Mapping[str, Any]) -> list[str]:
+    if isinstance(collection, list):
+        return [str(item) for item in collection]
+    if isinstance(collection, Tag) and collection.name == "Ref":
+        value = parameters.get(collection.value)
+        items = value if isinstance(value, list) else str(value or "").split(",")
+        return [str(item).strip() for item in items if str(item).strip()]
+    raise TemplateError("Fn::ForEach collection must be a list or a Ref to a CommaDelimitedList")
+
+
+def _substitute(value: Any, identifier: str, item: str) -> Any:
+    if isinstance(value, str):
+        stripped = re.sub(r"[^0-9A-Za-z]", "", item)
+        return value.replace(f"${{{identifier}}}", item).replace(f"&{{{identifier}}}", stripped)
+    if isinstance(value, Tag):
+        if value.name == "Ref" and value.value == identifier:
+            return item
+        return Tag(value.name, _substitute(value.value, identifier, item))
+    if isinstance(value, list):
+        return [_substitute(v, identifier, item) for v in value]
+    if isinstance(value, dict):
+        if value == {"Ref": identifier}:
+            return item
+        return {_substitute(k, identifier, item): _substitute(v, identifier, item) for k, v in value.items()}
+    return value
 
 
 def _as_env_string(value: Any) -> str:

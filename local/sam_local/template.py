@@ -53,10 +53,18 @@ class Template:
         with path.open(encoding="utf-8") as handle:
             self.doc: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
         self.path = path
-        values = {**{k: v for k, v in self.parameter_defaults().items() if v is not None}, **(parameters or {})}
+        self.parameters: dict[str, Any] = {name: self._typed(name, value) for name, value in (parameters or {}).items()}
+        values = {**{k: v for k, v in self.parameter_defaults().items() if v is not None}, **self.parameters}
         for section in ("Conditions", "Resources", "Outputs"):
             if section in self.doc:
                 self.doc[section] = expand_for_each(self.doc[section], values)
+
+    def _typed(self, name: str, value: str) -> Any:
+        """A parameter value as CloudFormation hands it to intrinsics: a CommaDelimitedList is a list."""
+        spec = self.doc.get("Parameters", {}).get(name)
+        if spec is None:
+            raise TemplateError(f"template has no parameter {name}")
+        return value.split(",") if spec.get("Type") == "CommaDelimitedList" else value
 
     def resource(self, logical_id: str) -> dict[str, Any]:
         try:
@@ -102,9 +110,11 @@ class Template:
     def function_environment(self, logical_id: str, refs: Mapping[str, Any]) -> dict[str, str]:
         """Globals plus the function's own variables, intrinsics resolved against ``refs``.
 
-        ``refs`` maps parameter names and logical IDs to their values (parameter defaults fill the rest).
+        ``refs`` maps parameter names and logical IDs to their values (the parameters given to the template, then
+        the defaults, fill the rest).
         """
-        values = {**{k: v for k, v in self.parameter_defaults().items() if v is not None}, **refs}
+        defaults = {k: v for k, v in self.parameter_defaults().items() if v is not None}
+        values = {**defaults, **self.parameters, **refs}
         own_env = self.properties(logical_id).get("Environment", {}).get("Variables", {})
         merged = {**self.global_environment(), **own_env}
         return {name: _as_env_string(self.resolve(value, values)) for name, value in merged.items()}

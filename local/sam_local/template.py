@@ -1,7 +1,8 @@
 """Reads ``template.yaml`` so local resources and tests are built from the deployed definitions.
 
-Only the intrinsic functions the template uses are resolved (Ref, Sub, Join, Split, Select, If, GetAtt, and
-the condition functions Equals, Not, Condition); an unsupported one raises instead of guessing.
+Only the intrinsic functions the template uses are resolved (Ref, Sub, Join, Split, Select, If, GetAtt, the
+condition functions Equals, Not, And, Or, Condition, and the rule functions Contains, EachMemberEquals); an
+unsupported one raises instead of guessing.
 """
 
 from __future__ import annotations
@@ -58,6 +59,19 @@ class Template:
         for section in ("Conditions", "Resources", "Outputs"):
             if section in self.doc:
                 self.doc[section] = expand_for_each(self.doc[section], values)
+
+    def failed_rules(self) -> list[str]:
+        """The ``AssertDescription`` of every ``Rules`` assertion CloudFormation would refuse these parameters with."""
+        values = {k: self._typed(k, v) for k, v in self.parameter_defaults().items() if isinstance(v, str)}
+        values.update(self.parameters)
+        failed: list[str] = []
+        for rule in self.doc.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self.resolve(rule["RuleCondition"], values):
+                continue
+            failed.extend(
+                str(a.get("AssertDescription", "")) for a in rule["Assertions"] if not self.resolve(a["Assert"], values)
+            )
+        return failed
 
     def _typed(self, name: str, value: str) -> Any:
         """A parameter value as CloudFormation hands it to intrinsics: a CommaDelimitedList is a list."""
@@ -151,6 +165,13 @@ class Template:
         if tag.name == "Not":
             (inner,) = tag.value
             return not self.resolve(inner, refs)
+        if tag.name in ("And", "Or"):
+            results = [bool(self.resolve(item, refs)) for item in tag.value]
+            return all(results) if tag.name == "And" else any(results)
+        if tag.name in ("Contains", "EachMemberEquals"):  # rule functions: [list of strings, string]
+            members, wanted = (self.resolve(item, refs) for item in tag.value)
+            members = members if isinstance(members, list) else [members]
+            return wanted in members if tag.name == "Contains" else all(m == wanted for m in members)
         if tag.name == "Select":
             index, items = tag.value
             return self.resolve(items, refs)[int(self.resolve(index, refs))]
@@ -183,7 +204,8 @@ class Template:
             separator, text = tag.value
             return str(self.resolve(text, refs)).split(separator)
         if tag.name == "GetAtt":
-            target = tag.value if isinstance(tag.value, str) else ".".join(tag.value)
+            parts = tag.value if isinstance(tag.value, str) else [str(self.resolve(p, refs)) for p in tag.value]
+            target = parts if isinstance(parts, str) else ".".join(parts)  # [!Sub "Site${Site}…", Arn] in a loop
             if target not in refs:
                 raise TemplateError(f"no value for GetAtt {target}")
             return refs[target]

@@ -125,7 +125,7 @@ def create_secret_from_template(
         Name=name,
         Description=str(props.get("Description", "")).strip(),
         SecretString=props["SecretString"],
-        Tags=props.get("Tags", []),
+        Tags=template.resolve(props.get("Tags", []), {}),  # a site's tag is !Sub ${Site}, expanded to a literal
     )["ARN"]
     if value is not None:
         secretsmanager.put_secret_value(SecretId=arn, SecretString=value)

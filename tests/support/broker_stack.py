@@ -114,7 +114,10 @@ def new_connected_app_secret() -> ConnectedAppSecret:
     )
 
 
-def build_broker_stack(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> BrokerStack:
+def build_broker_stack(
+    moto_url: str, monkeypatch: pytest.MonkeyPatch, parameters: Mapping[str, str] | None = None
+) -> BrokerStack:
+    """``parameters``: template parameter values (e.g. ``AdditionalTableauSites``) the broker's environment uses."""
     from token_broker import handler
 
     reset_moto(moto_url)
@@ -124,7 +127,7 @@ def build_broker_stack(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Broker
     cognito = session.client("cognito-idp", endpoint_url=moto_url)
     dynamodb = session.client("dynamodb", endpoint_url=moto_url)
     secretsmanager = session.client("secretsmanager", endpoint_url=moto_url)
-    template = Template()
+    template = Template(parameters=parameters)
 
     pool = aws_resources.create_user_pool(cognito, "broker-test", region=region)
     other_client = aws_resources.create_app_client(cognito, pool.pool_id, "not-allowed")

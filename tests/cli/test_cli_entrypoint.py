@@ -79,8 +79,8 @@ def test_console_entry_point_against_moto_server(moto_server_url: str, tmp_path:
     assert "Item" in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"USER#{SUB}"}})
 
     stored = run(
-        env, "secret", "put", "--client-id", "client-2", "--secret-id", "kid-2", "--secret-value-stdin", "--output", "json",
-        stdin=NEW_SECRET_VALUE,
+        env, "secret", "put", "--client-id", "client-2", "--secret-id", "kid-2", "--secret-value-stdin",
+        "--output", "json", stdin=NEW_SECRET_VALUE,
     )  # fmt: skip
     assert stored.returncode == 0, stored.stderr
     version_id = json.loads(stored.stdout)["version_id"]

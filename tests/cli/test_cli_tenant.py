@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tableau_broker.entitlements import parse_tenant
-from tests.support.cli import Aws, Cli
 from tests.cli.stack import MOTO_CALLER
+from tests.support.cli import Aws, Cli
 from token_broker_cli import store
 
 URL = "https://10ax.online.tableau.com"

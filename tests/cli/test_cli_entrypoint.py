@@ -21,6 +21,7 @@ from tests.support.cli import NEW_SECRET_VALUE, REGION, SECRET_VALUE, TABLE, cre
 from tests.support.moto_server import reset_moto
 
 REPO = Path(__file__).resolve().parents[2]
+SUB = "5f0c6a1e-8d4b-4f63-9a4e-3c2b1a0d9e8f"  # shaped like a Cognito sub: no pool is named here to check it
 
 
 def run(env: dict[str, str], *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -70,16 +71,16 @@ def test_console_entry_point_against_moto_server(moto_server_url: str, tmp_path:
     # The same endpoint given as a flag instead of the environment.
     flag_env = {k: v for k, v in env.items() if k != "AWS_ENDPOINT_URL"}
     granted = run(
-        flag_env, "user", "grant", "sub-1", "--tenant", "acme", "--tableau-username", "alice@example.com",
-        "--endpoint-url", moto_server_url,
+        flag_env, "user", "grant", SUB, "--tenant", "acme", "--tableau-username", "alice@example.com",
+        "--endpoint-url", moto_server_url, "--output", "json",
     )  # fmt: skip
     assert granted.returncode == 0, granted.stderr
     assert json.loads(granted.stdout)["tenant_id"] == "acme"
-    assert "Item" in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "USER#sub-1"}})
+    assert "Item" in dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"USER#{SUB}"}})
 
     stored = run(
         env, "secret", "put", "--client-id", "client-2", "--secret-id", "kid-2", "--secret-value-stdin",
-        stdin=NEW_SECRET_VALUE,
+        "--output", "json", stdin=NEW_SECRET_VALUE,
     )  # fmt: skip
     assert stored.returncode == 0, stored.stderr
     version_id = json.loads(stored.stdout)["version_id"]
@@ -98,8 +99,17 @@ def test_console_entry_point_against_moto_server(moto_server_url: str, tmp_path:
     assert inspected.returncode == 0, inspected.stdout + inspected.stderr
     assert "Signature: valid" in inspected.stdout
 
-    refused = run(env, "user", "grant", "sub-2", "--tenant", "nope", "--tableau-username", "bob@example.com")
+    refused = run(
+        env,
+        "user",
+        "grant",
+        "0d6c1a8e-3b7f-4c2d-9e5a-8f1b2c3d4e5f",
+        "--tenant",
+        "nope",
+        "--tableau-username",
+        "bob@example.com",
+    )
     assert refused.returncode == 2
-    assert refused.stderr.strip() == "token-broker: error: no such tenant 'nope'; create it with " + (
+    assert refused.stderr.splitlines()[-1] == "token-broker: error: no such tenant 'nope'; create it with " + (
         "'token-broker tenant put' first"
     )

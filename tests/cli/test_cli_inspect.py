@@ -17,6 +17,10 @@ from tests.support.cli import CLIENT_ID, SECRET_ID, SECRET_VALUE, Aws, Cli, b64u
 
 @pytest.fixture
 def cli(aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    # inspect finds the secret on its own whenever it can: these tests name it with --secret-arn when they want it
+    # (finding it through the environment or a stack is tested below), and read the default text output.
+    monkeypatch.delenv("CONNECTED_APP_SECRET_ARN")
+    monkeypatch.delenv("TOKEN_BROKER_OUTPUT")
     return Cli(capsys, monkeypatch)
 
 
@@ -65,7 +69,7 @@ def test_with_the_secret_a_good_token_verifies(cli: Cli, aws: Aws) -> None:
 def test_json_output(cli: Cli, aws: Aws) -> None:
     token = broker_token()
 
-    result = cli("inspect", token, "--json", "--secret-arn", aws.secret_arn)
+    result = cli("inspect", token, "--output", "json", "--secret-arn", aws.secret_arn)
 
     assert result.code == 0
     report = result.json()
@@ -78,7 +82,7 @@ def test_json_output(cli: Cli, aws: Aws) -> None:
 
 
 def test_token_from_stdin(cli: Cli) -> None:
-    result = cli("inspect", "-", "--json", stdin=broker_token() + "\n")
+    result = cli("inspect", "-", "--output", "json", stdin=broker_token() + "\n")
 
     assert result.code == 0
     assert result.json()["payload"]["sub"] == "alice@example.com"
@@ -105,7 +109,7 @@ def test_each_problem_exits_3_with_its_tableau_code(
     token = make_token(**{**token_args, "claims": claims}, now=now)
 
     text = cli("inspect", token)
-    as_json = cli("inspect", token, "--json")
+    as_json = cli("inspect", token, "--output", "json")
 
     assert text.code == 3
     assert as_json.code == 3
@@ -117,7 +121,7 @@ def test_each_problem_exits_3_with_its_tableau_code(
 def test_an_expired_token_exits_3_with_code_16(cli: Cli) -> None:
     token = make_token(now=time.time() - 900)  # minted 15 minutes ago, lived 5 minutes
 
-    result = cli("inspect", token, "--json")
+    result = cli("inspect", token, "--output", "json")
 
     assert result.code == 3
     assert ("error", "exp", "16") in findings(result)
@@ -140,7 +144,7 @@ def test_wrong_signature_is_found_only_with_the_secret(cli: Cli, aws: Aws) -> No
 def test_kid_and_iss_are_checked_against_the_secret(cli: Cli, aws: Aws) -> None:
     token = make_token(headers={"kid": "old-kid", "iss": "other-app"}, claims={"iss": "other-app"})
 
-    result = cli("inspect", token, "--json", "--secret-arn", aws.secret_arn)
+    result = cli("inspect", token, "--output", "json", "--secret-arn", aws.secret_arn)
 
     assert result.code == 3
     assert ("error", "kid", "10085") in findings(result)
@@ -164,7 +168,7 @@ def test_previous_stage_can_be_used_after_a_rotation(cli: Cli, aws: Aws) -> None
 def test_warnings_alone_exit_0(cli: Cli) -> None:
     token = make_token(claims={"scp": ["tableau:views:embed", "tableau:content:read"]})
 
-    result = cli("inspect", token, "--json")
+    result = cli("inspect", token, "--output", "json")
 
     assert result.code == 0
     assert ("warning", "scp", None) in findings(result)
@@ -176,7 +180,7 @@ def test_warnings_alone_exit_0(cli: Cli) -> None:
 )
 def test_a_malformed_token_is_a_clean_message_not_a_traceback(cli: Cli, token: str) -> None:
     text = cli("inspect", token)
-    as_json = cli("inspect", token, "--json")
+    as_json = cli("inspect", token, "--output", "json")
 
     assert text.code == 3
     assert text.out.startswith("Malformed token: not a JWT")
@@ -291,7 +295,7 @@ def test_a_crafted_token_gives_findings_and_exit_3(
     secret_args = ("--secret-arn", aws.secret_arn) if with_secret else ()
 
     text = cli("inspect", token, *secret_args)
-    as_json = cli("inspect", token, "--json", *secret_args)
+    as_json = cli("inspect", token, "--output", "json", *secret_args)
 
     assert text.code == 3, text.out + text.err
     assert as_json.code == 3, as_json.out + as_json.err

@@ -103,6 +103,7 @@ def cli(
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("CONNECTED_APP_SECRET_ARN", world.secret_arn)
     monkeypatch.setenv("TABLEAU_ADMIN_SECRET_ARN", world.admin_arn)
+    monkeypatch.setenv("TOKEN_BROKER_OUTPUT", "json")  # these tests read each command's JSON result
     return RotationCli(Cli(capsys, monkeypatch), world)
 
 

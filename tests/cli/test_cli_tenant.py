@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tableau_broker.entitlements import parse_tenant
+from tests.cli.stack import MOTO_CALLER
 from tests.support.cli import Aws, Cli
 from token_broker_cli import store
 
@@ -26,13 +27,17 @@ def test_put_creates_an_enabled_tenant_with_default_scope_that_the_layer_accepts
 
     assert result.code == 0
     assert "created" in result.err
-    assert result.json() == {
+    record = result.json()
+    stamp = {name: record.pop(name) for name in ("created_at", "created_by", "updated_at", "updated_by")}
+    assert record == {
         "tenant_id": "acme",
         "enabled": True,
         "tableau_url": URL,
         "site": "acmesite",
         "scopes": ["tableau:views:embed"],
     }
+    assert stamp["created_by"] == stamp["updated_by"] == MOTO_CALLER
+    assert stamp["created_at"] == stamp["updated_at"]
     raw = aws.item("TENANT#acme")
     assert raw is not None
     assert raw["enabled"] == {"BOOL": True}  # a real boolean: the broker enables only on `is True`
@@ -267,13 +272,15 @@ def test_list_pages_through_every_tenant_and_skips_users(cli: Cli, monkeypatch: 
     for name in ["t1", "t2", "t3", "t4", "t5"]:
         put(cli, name)
     cli("tenant", "disable", "t3")
-    assert cli("user", "grant", "sub-1", "--tenant", "t1", "--tableau-username", "u@example.com").code == 0
+    sub = "5f0c6a1e-8d4b-4f63-9a4e-3c2b1a0d9e8f"
+    assert cli("user", "grant", sub, "--tenant", "t1", "--tableau-username", "u@example.com").code == 0
 
-    table = cli("tenant", "list")
-    as_json = cli("tenant", "list", "--json")
+    table = cli("tenant", "list", "--output", "text")
+    as_json = cli("tenant", "list")
 
     assert table.code == 0
-    lines = table.out.splitlines()
+    header, *lines = table.out.splitlines()
+    assert header.split("\t") == ["TENANT_ID", "STATUS", "TABLEAU_URL", "SITE"]
     assert [line.split("\t")[0] for line in lines] == ["t1", "t2", "t3", "t4", "t5"]
     assert lines[2].split("\t")[1] == "disabled"
     assert [t["tenant_id"] for t in as_json.json()] == ["t1", "t2", "t3", "t4", "t5"]
@@ -327,7 +334,7 @@ def test_hand_edited_records_with_odd_types_give_clean_errors(cli: Cli, aws: Aws
     )
 
     kept = cli("tenant", "put", "odd", "--tableau-url", URL, "--site", "s")
-    listed = cli("tenant", "list")
+    listed = cli("tenant", "list", "--output", "text")
     fixed_scopes = cli("tenant", "put", "odd", "--tableau-url", URL, "--site", "s", "--scope", "tableau:views:embed")
     fixed = cli(
         "tenant", "put", "odd", "--tableau-url", URL, "--site", "s", "--scope", "tableau:views:embed", "--clear-oda"
@@ -335,7 +342,7 @@ def test_hand_edited_records_with_odd_types_give_clean_errors(cli: Cli, aws: Aws
 
     assert kept.code == 2
     assert "stored scopes: scopes must be a list of strings" in kept.err
-    assert listed.out.split("\t")[:2] == ["odd", "invalid"]
+    assert listed.out.splitlines()[1].split("\t")[:2] == ["odd", "invalid"]
     assert fixed_scopes.code == 2
     assert "stored on-demand access" in fixed_scopes.err
     assert fixed.code == 0, fixed.err

@@ -6,6 +6,7 @@ import pytest
 
 from tableau_broker.entitlements import EntitlementStore, parse_user
 from tableau_broker.errors import NotEntitled
+from tests.cli.stack import MOTO_CALLER
 from tests.support.cli import TABLE, Aws, Cli
 from token_broker_cli import store
 
@@ -41,7 +42,10 @@ def test_grant_creates_a_user_the_broker_resolves_to_the_tenant(cli: Cli, aws: A
     )  # fmt: skip
 
     assert result.code == 0, result.err
-    assert result.json() == {
+    record = result.json()
+    stamp = {name: record.pop(name) for name in ("created_at", "created_by", "updated_at", "updated_by")}
+    assert stamp["created_by"] == stamp["updated_by"] == MOTO_CALLER
+    assert record == {
         "sub": SUB,
         "tenant_id": "acme",
         "tableau_username": "alice@example.com",
@@ -52,6 +56,9 @@ def test_grant_creates_a_user_the_broker_resolves_to_the_tenant(cli: Cli, aws: A
     raw = aws.item(f"USER#{SUB}")
     assert raw is not None
     assert raw["enabled"] == {"BOOL": True}
+    # The broker reads the stamped records: audit fields on USER# and TENANT# items are ignored by its parser.
+    assert raw["updated_by"] == {"S": MOTO_CALLER}
+    assert aws.item("TENANT#acme")["created_by"] == {"S": MOTO_CALLER}  # type: ignore[index]
     entitlement = EntitlementStore(aws.dynamodb, TABLE).resolve(SUB, tenant_attribute="tenant")
     assert entitlement.tenant_id == "acme"
     assert entitlement.tableau_username == "alice@example.com"
@@ -176,11 +183,56 @@ def test_regrant_clears_scopes_and_attributes_when_asked(cli: Cli) -> None:
     assert "attributes" not in result.json()
 
 
-def test_revoke_deletes_the_record_and_the_broker_then_fails_closed(cli: Cli, aws: Aws) -> None:
+def test_revoke_keeps_a_disabled_record_saying_who_and_when_and_the_broker_fails_closed(cli: Cli, aws: Aws) -> None:
     grant(cli)
     resolve(aws)  # entitled before
 
     result = cli("user", "revoke", SUB)
+
+    assert result.code == 0, result.err
+    record = result.json()
+    assert record["tenant_id"] == "acme"
+    assert record["enabled"] is False
+    assert record["revoked_by"] == record["updated_by"] == MOTO_CALLER
+    assert record["revoked_at"] == record["updated_at"]
+    raw = aws.item(f"USER#{SUB}")
+    assert raw is not None
+    assert raw["enabled"] == {"BOOL": False}
+    assert raw["revoked_by"] == {"S": MOTO_CALLER}
+    with pytest.raises(NotEntitled) as denied:
+        resolve(aws)
+    assert denied.value.reason == "user_disabled"
+    listed = cli("user", "list", "--output", "text")
+    assert listed.out.splitlines()[1].split("\t")[3] == "revoked"
+    again = cli("user", "revoke", SUB)  # idempotent: the first revocation's stamp stays
+    assert again.code == 0
+    assert again.json()["revoked_at"] == record["revoked_at"]
+    assert "already revoked" in again.err
+
+
+def test_a_revoked_user_is_not_enabled_but_can_be_granted_anew(cli: Cli, aws: Aws) -> None:
+    grant(cli, SUB, "acme", "--attribute", "region=eu")
+    assert cli("user", "revoke", SUB).code == 0
+
+    enabled = cli("user", "enable", SUB)
+    assert enabled.code == 2
+    assert "was revoked by" in enabled.err
+    assert aws.item(f"USER#{SUB}")["enabled"] == {"BOOL": False}  # type: ignore[index]
+
+    regranted = cli("user", "grant", SUB, "--tenant", "globex", "--tableau-username", "alice@example.com")
+    assert regranted.code == 0, regranted.err
+    record = regranted.json()
+    assert record["enabled"] is True
+    assert record["tenant_id"] == "globex"
+    assert "revoked_at" not in record
+    assert "attributes" not in record  # granted anew: nothing carried over from before the revocation
+    assert resolve(aws).tenant_id == "globex"  # type: ignore[attr-defined]
+
+
+def test_revoke_purge_deletes_the_record(cli: Cli, aws: Aws) -> None:
+    grant(cli)
+
+    result = cli("user", "revoke", SUB, "--purge")
 
     assert result.code == 0
     assert result.json()["tenant_id"] == "acme"
@@ -231,20 +283,22 @@ def test_enable_refuses_an_invalid_record(cli: Cli, aws: Aws) -> None:
 
 def test_list_filters_by_tenant_and_pages(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "SCAN_PAGE_SIZE", 2)
-    for index in range(5):
-        grant(cli, f"sub-a{index}", "acme")
-    grant(cli, "sub-g0", "globex")
-    assert cli("user", "disable", "sub-a2").code == 0
+    subs = [f"00000000-0000-4000-8000-00000000000{index}" for index in range(6)]  # sorted as listed
+    for sub in subs[:5]:
+        grant(cli, sub, "acme")
+    grant(cli, subs[5], "globex")
+    assert cli("user", "disable", subs[2]).code == 0
 
-    everyone = cli("user", "list")
-    acme = cli("user", "list", "--tenant", "acme", "--json")
-    nobody = cli("user", "list", "--tenant", "initech")
+    everyone = cli("user", "list", "--output", "text")
+    acme = cli("user", "list", "--tenant", "acme")
+    nobody = cli("user", "list", "--tenant", "initech", "--output", "text")
 
     assert everyone.code == 0
-    rows = [line.split("\t") for line in everyone.out.splitlines()]
-    assert [row[0] for row in rows] == ["sub-a0", "sub-a1", "sub-a2", "sub-a3", "sub-a4", "sub-g0"]
+    header, *rows = [line.split("\t") for line in everyone.out.splitlines()]
+    assert header == ["SUB", "TENANT_ID", "TABLEAU_USERNAME", "STATUS"]
+    assert [row[0] for row in rows] == [*subs[:5], subs[5]]
     assert rows[2][3] == "disabled"
     assert rows[5][1] == "globex"
-    assert [user["sub"] for user in acme.json()] == [f"sub-a{index}" for index in range(5)]
+    assert [user["sub"] for user in acme.json()] == subs[:5]
     assert nobody.code == 0
-    assert nobody.out == ""
+    assert nobody.out.splitlines() == ["SUB\tTENANT_ID\tTABLEAU_USERNAME\tSTATUS"]

@@ -33,7 +33,6 @@ def test_help_exits_0(cli: Cli) -> None:
         ((), "the following arguments are required: COMMAND"),
         (("rotate",), "invalid choice: 'rotate'"),
         (("tenant",), "required: ACTION"),
-        (("tenant", "put", "acme"), "--tableau-url"),
         (("user", "grant", "sub"), "--tenant"),
         (("tenant", "show", "acme", "--tabel", "x"), "unrecognized arguments: --tabel"),
         (

@@ -24,6 +24,7 @@ from token_broker_cli.commands import register_all
 from token_broker_cli.context import AwsContext, Context
 from token_broker_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError, UsageError
 from token_broker_cli.parser import CliParser, build_parents, describe_unrecognized
+from token_broker_cli.version import version
 
 PROG = "token-broker"
 
@@ -36,6 +37,7 @@ def build_parser() -> CliParser:
         parents=[parents.aws],
         epilog="Exit codes: 0 ok, 1 AWS/operational failure, 2 usage/validation error, 3 inspect found errors.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_all(commands, parents)
     return parser
@@ -70,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(build_parser(), argv)
         ctx.aws = AwsContext.from_args(args, ctx.env)
+        ctx.choose_output(args)
         code: int = args.handler(ctx, args)
         return code
     except SystemExit as exc:  # --help and --version

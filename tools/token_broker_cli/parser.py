@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from token_broker_cli.errors import UsageError
 
+OUTPUT_FORMATS = ("json", "text")
+
 if TYPE_CHECKING:
     from token_broker_cli.context import Context
 
@@ -42,6 +44,7 @@ class Parents:
     table: argparse.ArgumentParser
     secret: argparse.ArgumentParser
     tenant_attribute: argparse.ArgumentParser
+    user_pool: argparse.ArgumentParser
 
 
 def build_parents() -> Parents:
@@ -56,17 +59,33 @@ def build_parents() -> Parents:
         default=argparse.SUPPRESS,
         help="AWS endpoint, e.g. a moto server (default: AWS_ENDPOINT_URL as boto3 resolves it)",
     )
+    group.add_argument(
+        "--stack-name",
+        default=argparse.SUPPRESS,
+        help="the deployed stack: table, secrets and user pool come from its outputs and parameters "
+        "(default: TOKEN_BROKER_STACK; explicit flags win)",
+    )
+    out = aws.add_argument_group("output")
+    out.add_argument(
+        "--output",
+        choices=OUTPUT_FORMATS,
+        default=argparse.SUPPRESS,
+        help="text (lists with a header row) or json (default: TOKEN_BROKER_OUTPUT, else text)",
+    )
 
     table = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     table.add_argument(
-        "--table", default=argparse.SUPPRESS, help="entitlements DynamoDB table (default: ENTITLEMENTS_TABLE)"
+        "--table",
+        default=argparse.SUPPRESS,
+        help="entitlements DynamoDB table (default: the stack's EntitlementsTableName, else ENTITLEMENTS_TABLE)",
     )
 
     secret = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     secret.add_argument(
         "--secret-arn",
         default=argparse.SUPPRESS,
-        help="connected-app secret, ARN or name (default: CONNECTED_APP_SECRET_ARN)",
+        help="connected-app secret, ARN or name (default: the stack's ConnectedAppSecretArn, else "
+        "CONNECTED_APP_SECRET_ARN)",
     )
 
     tenant_attribute = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
@@ -76,7 +95,13 @@ def build_parents() -> Parents:
         help="the broker's tenant attribute claim, refused as a stored attribute "
         "(default: TENANT_ATTRIBUTE_NAME, else 'tenant')",
     )
-    return Parents(aws=aws, table=table, secret=secret, tenant_attribute=tenant_attribute)
+    user_pool = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    user_pool.add_argument(
+        "--user-pool-id",
+        default=argparse.SUPPRESS,
+        help="the Cognito user pool (default: the stack's UserPoolId parameter, else COGNITO_USER_POOL_ID)",
+    )
+    return Parents(aws=aws, table=table, secret=secret, tenant_attribute=tenant_attribute, user_pool=user_pool)
 
 
 def describe_unrecognized(extras: Sequence[str]) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 SCAN_PAGE_SIZE = 100
+UPDATED_AT = "updated_at"  # stamped on every write by the CLI (with updated_by); see Context.stamp
 _serializer = TypeSerializer()
 
 
@@ -42,13 +43,22 @@ class EntitlementAdmin:
         raw = response.get("Item")
         return None if raw is None else decode_item(raw)
 
-    def put(self, key: str, item: Mapping[str, Any], *, create: bool) -> None:
-        """Write the whole record. ``create=True`` refuses to replace one written in the meantime."""
+    def put(self, key: str, item: Mapping[str, Any], *, seen: Mapping[str, Any] | None) -> None:
+        """Write the whole record, merged by the caller from ``seen`` (the record it read, ``None`` for a new one).
+
+        Refused when the stored record is no longer ``seen``: every CLI write stamps ``updated_at``, so a record
+        rewritten in the meantime no longer matches and its fields are never silently overwritten.
+        """
         args: dict[str, Any] = {"TableName": self.table, "Item": to_dynamodb({**item, "pk": key})}
-        if create:
+        if seen is None:
             args["ConditionExpression"] = "attribute_not_exists(pk)"
+        elif isinstance(seen.get(UPDATED_AT), str):
+            args["ConditionExpression"] = "attribute_exists(pk) AND #updated = :seen"
+            args["ExpressionAttributeNames"] = {"#updated": UPDATED_AT}
+            args["ExpressionAttributeValues"] = {":seen": {"S": seen[UPDATED_AT]}}
         else:
-            args["ConditionExpression"] = "attribute_exists(pk)"
+            args["ConditionExpression"] = "attribute_exists(pk) AND attribute_not_exists(#updated)"
+            args["ExpressionAttributeNames"] = {"#updated": UPDATED_AT}
         try:
             self.client.put_item(**args)
         except ClientError as exc:
@@ -93,16 +103,18 @@ class EntitlementAdmin:
                 raise ConcurrentChange(f"record {guard_key} or {key}") from None
             raise
 
-    def set_enabled(self, key: str, enabled: bool) -> dict[str, Any] | None:
-        """Flip ``enabled`` on an existing record; ``None`` when there is no such record."""
+    def set_fields(self, key: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Set ``fields`` on an existing record, leaving the others; ``None`` when there is no such record."""
+        names = {f"#f{index}": name for index, name in enumerate(fields)}
+        values = {f":v{index}": _serializer.serialize(value) for index, value in enumerate(fields.values())}
         try:
             response = self.client.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": key}},
-                UpdateExpression="SET #enabled = :enabled",
+                UpdateExpression="SET " + ", ".join(f"#f{index} = :v{index}" for index in range(len(fields))),
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#enabled": "enabled"},
-                ExpressionAttributeValues={":enabled": {"BOOL": enabled}},
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from token_broker_cli.commands import inspection, rotation, secret, tenant, user
+from token_broker_cli.commands import admin_secret, inspection, rotation, secret, tenant, user
 from token_broker_cli.parser import Parents, Subparsers
 
 Register = Callable[[Subparsers, Parents], None]
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (tenant, user, secret, rotation, inspection)
+COMMAND_MODULES: tuple[ModuleType, ...] = (tenant, user, secret, admin_secret, rotation, inspection)
 
 
 def register_all(commands: Subparsers, parents: Parents) -> None:

@@ -1,7 +1,7 @@
 """``token-broker inspect TOKEN``: decode a Tableau connected-app JWT and explain what Tableau would say.
 
 The rules are ``token_broker_ops.inspection.inspect_token``'s; this command only reads the token, fetches the
-secret when asked (which adds the kid/iss/signature checks) and prints. The signature is never printed.
+secret whenever it can find one (which adds the kid/iss/signature checks) and prints. The signature is never printed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tableau_broker.errors import MalformedSecret
 from tableau_broker.scopes import TABLEAU_MAX_LIFETIME_SECONDS
 from tableau_broker.signing_secret import ConnectedAppSecret, read_connected_app_secret
 from tableau_broker.tableau_jwt import ALGORITHM
-from token_broker_cli.context import Context, one_line
+from token_broker_cli.context import SECRET, Context, one_line
 from token_broker_cli.errors import EXIT_FINDINGS, EXIT_OK, OperationalError, UsageError
 from token_broker_cli.parser import Parents, Subparsers
 from token_broker_ops.inspection import TIME_CLAIMS, Finding, decode_unverified, inspect_token, is_numeric_date
@@ -29,14 +29,16 @@ def register(commands: Subparsers, parents: Parents) -> None:
         "inspect",
         parents=[parents.aws],
         help="decode a Tableau JWT and list the problems Tableau would reject it for",
-        description="Exit 0 when no error-level finding, 3 when there are errors. With --secret-arn the kid, "
-        "iss and signature are checked against the stored secret.",
+        description="Exit 0 when no error-level finding, 3 when there are errors. Whenever the connected-app "
+        "secret can be found (--secret-arn, --stack-name, CONNECTED_APP_SECRET_ARN or TOKEN_BROKER_STACK) the kid, "
+        "iss and signature are checked against it.",
     )
     parser.add_argument("token", metavar="TOKEN", help="the JWT, or '-' to read it from stdin")
     parser.add_argument(
         "--secret-arn",
         default=argparse.SUPPRESS,
-        help="check kid, iss and signature against this connected-app secret (ARN or name)",
+        help="check kid, iss and signature against this connected-app secret, ARN or name "
+        "(default: the stack's ConnectedAppSecretArn, else CONNECTED_APP_SECRET_ARN)",
     )
     parser.add_argument("--stage", choices=STAGES, default="AWSCURRENT", help="secret version stage to check with")
     parser.add_argument(
@@ -46,7 +48,6 @@ def register(commands: Subparsers, parents: Parents) -> None:
         metavar="SECONDS",
         help="Tableau's maximum token lifetime (Tableau Server can be configured; default %(default)s)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=cmd_inspect)
 
 
@@ -58,8 +59,7 @@ def _read_token(ctx: Context, args: argparse.Namespace) -> str:
     return token
 
 
-def _secret(ctx: Context, args: argparse.Namespace) -> ConnectedAppSecret | None:
-    arn = getattr(args, "secret_arn", None)
+def _secret(ctx: Context, args: argparse.Namespace, arn: str | None) -> ConnectedAppSecret | None:
     if not arn:
         return None
     try:
@@ -116,7 +116,8 @@ def cmd_inspect(ctx: Context, args: argparse.Namespace) -> int:
     if args.max_lifetime <= 0:
         raise UsageError("--max-lifetime must be positive")
     token = _read_token(ctx, args)
-    secret = _secret(ctx, args)
+    secret_arn = ctx.resolve(args, SECRET)
+    secret = _secret(ctx, args, secret_arn)
     now = ctx.clock()
     findings = inspect_token(token, now=now, secret=secret, max_lifetime_seconds=args.max_lifetime)
     try:
@@ -133,9 +134,9 @@ def cmd_inspect(ctx: Context, args: argparse.Namespace) -> int:
     verified = checked and not any(f.rule == "signature" for f in findings)
     signature: dict[str, Any] = {"checked": checked, "verified": verified}
     if secret is not None:
-        signature.update(secret_arn=args.secret_arn, stage=args.stage, secret_id=secret.secret_id)
+        signature.update(secret_arn=secret_arn, stage=args.stage, secret_id=secret.secret_id)
 
-    if args.json:
+    if ctx.output_format == "json":
         ctx.print_json(
             {
                 "header": _strict_json(header),
@@ -158,7 +159,7 @@ def cmd_inspect(ctx: Context, args: argparse.Namespace) -> int:
                 ctx.print(f"  {one_line(name)}: {_value(value)}{extra}")
         if header is not None:
             if secret is None:
-                ctx.print("Signature: not checked (pass --secret-arn to check it)")
+                ctx.print("Signature: not checked (no secret: pass --secret-arn or --stack-name to check it)")
             elif not checked:
                 ctx.print(f"Signature: not checked (alg is not {ALGORITHM})")
             else:

@@ -7,18 +7,21 @@ columns differ, and those live in each kind's ``RecordKind``.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tableau_broker.errors import ConfigurationError
 from token_broker_cli import validation
-from token_broker_cli.context import SESSION_NOTE, Context, one_line
+from token_broker_cli.context import SESSION_NOTE, Context
 from token_broker_cli.errors import EXIT_FAILURE, EXIT_OK, NotFound, UsageError
 from token_broker_cli.store import EntitlementAdmin
 
 Handler = Callable[[Context, argparse.Namespace], int]
 AfterEnable = Callable[[Context, EntitlementAdmin, dict[str, Any]], None]
+FindId = Callable[[Context, argparse.Namespace], str]
+AddId = Callable[[argparse.ArgumentParser], None]
+REVOKED_AT = "revoked_at"
 
 
 def store(ctx: Context, args: argparse.Namespace) -> EntitlementAdmin:
@@ -59,9 +62,19 @@ class RecordKind:
     disabled_effect: str  # what `disable` does to the broker, after "<noun> <id> disabled: "
     invalid_effect: str  # what an invalid record does to the broker, after "<noun> record is invalid (...): "
     after_enable: AfterEnable | None = None
+    find_id: FindId | None = None  # how the ID is found from other options (a user's e-mail address)
+    add_id: AddId | None = None  # adds the ID argument(s) to a parser; default: one positional
 
-    def record_id(self, args: argparse.Namespace) -> str:
+    def record_id(self, ctx: Context, args: argparse.Namespace) -> str:
+        if self.find_id is not None:
+            return self.find_id(ctx, args)
         return validation.identifier(self.metavar, getattr(args, self.id_name))
+
+    def add_id_arguments(self, parser: argparse.ArgumentParser) -> None:
+        if self.add_id is not None:
+            self.add_id(parser)
+        else:
+            parser.add_argument(self.id_name, metavar=self.metavar)
 
     def json(self, record_id: str, item: Mapping[str, Any]) -> dict[str, Any]:
         return {self.id_name: record_id, **{k: v for k, v in item.items() if k != "pk"}}
@@ -76,7 +89,9 @@ class RecordKind:
     def status(self, record_id: str, item: Mapping[str, Any]) -> str:
         if self.problem(record_id, item):
             return "invalid"
-        return "enabled" if item.get("enabled") is True else "disabled"
+        if item.get("enabled") is True:
+            return "enabled"
+        return "revoked" if item.get(REVOKED_AT) else "disabled"
 
     def not_found(self, record_id: str) -> NotFound:
         return NotFound(f"no such {self.noun} {record_id!r}")
@@ -87,7 +102,7 @@ class RecordKind:
         """One subcommand per entry, each taking just the record's ID."""
         for name, handler, text in entries:
             parser = actions.add_parser(name, parents=parents, help=text)
-            parser.add_argument(self.id_name, metavar=self.metavar)
+            self.add_id_arguments(parser)
             parser.set_defaults(handler=handler)
 
     def enable(self, ctx: Context, args: argparse.Namespace) -> int:
@@ -97,7 +112,7 @@ class RecordKind:
         return self._set_enabled(ctx, args, False)
 
     def _set_enabled(self, ctx: Context, args: argparse.Namespace, enabled: bool) -> int:
-        record_id = self.record_id(args)
+        record_id = self.record_id(ctx, args)
         records = store(ctx, args)
         if enabled:
             # Disabling always works (it is the fail-closed path); enabling a record the broker cannot use would not.
@@ -109,7 +124,12 @@ class RecordKind:
                 raise UsageError(
                     f"{self.noun} record is invalid ({problem}); fix it with 'token-broker {self.fix_command}' first"
                 )
-        updated = records.set_enabled(self.key(record_id), enabled)
+            if current.get(REVOKED_AT):
+                raise UsageError(
+                    f"{self.noun} {record_id!r} was revoked by {current.get('revoked_by')} at {current[REVOKED_AT]}; "
+                    f"grant them again with 'token-broker {self.fix_command}'"
+                )
+        updated = records.set_fields(self.key(record_id), {"enabled": enabled, **ctx.stamp("updated")})
         if updated is None:
             raise self.not_found(record_id)
         if enabled:
@@ -118,15 +138,15 @@ class RecordKind:
                 self.after_enable(ctx, records, updated)
         else:
             ctx.note(f"{self.noun} {record_id!r} disabled: {self.disabled_effect}; {SESSION_NOTE}")
-        ctx.print_json(self.json(record_id, updated))
+        ctx.emit(self.json(record_id, updated))
         return EXIT_OK
 
     def show(self, ctx: Context, args: argparse.Namespace) -> int:
-        record_id = self.record_id(args)
+        record_id = self.record_id(ctx, args)
         item = store(ctx, args).get(self.key(record_id))
         if item is None:
             raise self.not_found(record_id)
-        ctx.print_json(self.json(record_id, item))
+        ctx.emit(self.json(record_id, item))
         problem = self.problem(record_id, item)
         if problem is not None:
             ctx.error(f"{self.noun} record is invalid ({problem}): {self.invalid_effect}")
@@ -136,16 +156,14 @@ class RecordKind:
     def print_list(
         self,
         ctx: Context,
-        args: argparse.Namespace,
         records: Iterable[tuple[str, dict[str, Any]]],
-        columns: Callable[[str, dict[str, Any], str], list[str]],
+        columns: Sequence[str],
     ) -> int:
-        """Records by ID: a JSON array with ``--json``, else one tab-separated line each from ``columns``."""
+        """Records by ID: every field in JSON; in text, a header row and ``columns`` (``status`` is computed)."""
         ordered = sorted(records, key=lambda record: record[0])
-        if args.json:
-            ctx.print_json([self.json(record_id, item) for record_id, item in ordered])
+        if ctx.output_format == "json":
+            ctx.emit([self.json(record_id, item) for record_id, item in ordered])
             return EXIT_OK
-        for record_id, item in ordered:
-            line = columns(record_id, item, self.status(record_id, item))
-            ctx.print("\t".join(one_line(column) for column in line))
+        rows = [{**self.json(record_id, item), "status": self.status(record_id, item)} for record_id, item in ordered]
+        ctx.emit(rows, columns=columns)
         return EXIT_OK

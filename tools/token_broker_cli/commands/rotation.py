@@ -28,12 +28,11 @@ from tableau_broker.rotation import (
 from tableau_broker.rotation_config import MAX_GRACE_SECONDS
 from tableau_broker.tableau_rest import DEFAULT_PATH_FAMILY, PATH_FAMILIES, TableauRestError
 from token_broker_cli.commands.secret import STAGE_ORDER
-from token_broker_cli.context import Context
+from token_broker_cli.context import ENV_ADMIN_SECRET_ARN, Context
 from token_broker_cli.errors import EXIT_OK, OperationalError, UsageError
 from token_broker_cli.parser import Parents, Subparsers
 from token_broker_ops.rotation import RotationStatus, revoke_previous_secret, rotation_status, start_rotation
 
-ENV_ADMIN_SECRET_ARN = "TABLEAU_ADMIN_SECRET_ARN"  # nosec B105  # an environment variable's name
 ENV_PATH_FAMILY = "TABLEAU_CONNECTED_APP_PATH_FAMILY"
 WATCH_HINT = (
     "watch the rotation function's log (the stack's RotationLogGroup) and 'token-broker rotation-status' or "
@@ -48,7 +47,9 @@ def register(commands: Subparsers, parents: Parents) -> None:
     group.add_argument(
         "--admin-secret-arn",
         metavar="ARN",
-        help=f"the Tableau admin PAT secret, ARN or name (default: {ENV_ADMIN_SECRET_ARN})",
+        default=argparse.SUPPRESS,
+        help="the Tableau admin PAT secret, ARN or name "
+        f"(default: the stack's TableauAdminSecretArn, else {ENV_ADMIN_SECRET_ARN})",
     )
     group.add_argument(
         "--path-family",
@@ -110,13 +111,6 @@ def grace_seconds(text: str) -> int:
 # --- settings ------------------------------------------------------------------------------------------
 
 
-def admin_secret_arn(ctx: Context, args: argparse.Namespace) -> str:
-    arn = args.admin_secret_arn or ctx.env.get(ENV_ADMIN_SECRET_ARN, "").strip()
-    if not arn:
-        raise UsageError(f"no Tableau admin secret: pass --admin-secret-arn or set {ENV_ADMIN_SECRET_ARN}")
-    return str(arn)
-
-
 def path_family(ctx: Context, args: argparse.Namespace) -> str:
     if args.path_family:
         return str(args.path_family)
@@ -168,7 +162,7 @@ def cmd_rotate_now(ctx: Context, args: argparse.Namespace) -> int:
     token = start_rotation(client, arn, rotate_immediately=True)
     ctx.note(f"rotation started: Secrets Manager runs the four rotation steps on version {token}; {WATCH_HINT}")
     ctx.note("after a leak, run 'token-broker revoke-previous' once it is")
-    ctx.print_json({"arn": arn, "version_id": token})
+    ctx.emit({"arn": arn, "version_id": token})
     return EXIT_OK
 
 
@@ -198,7 +192,7 @@ def _confirmed(ctx: Context, target: str) -> bool:
 
 def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
     arn = ctx.secret_arn(args)
-    admin = admin_secret_arn(ctx, args)
+    admin = ctx.admin_secret_arn(args)
     family = path_family(ctx, args)
     grace: int = args.grace_seconds
     client = ctx.aws.secretsmanager()
@@ -210,7 +204,7 @@ def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
             # Refused before asking; the layer checks again when it deletes.
             ensure_past_grace(target, current_since=status.current_since, now=now, grace_seconds=grace)
     if target is None:
-        ctx.print_json({"arn": arn, "revoked_secret_id": None, "current_secret_id": status.current_secret_id})  # nosec B105  # no secret here
+        ctx.emit({"arn": arn, "revoked_secret_id": None, "current_secret_id": status.current_secret_id})  # nosec B105  # no secret here
         return EXIT_OK
 
     ctx.note(
@@ -250,7 +244,7 @@ def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
         ctx.note("nothing to revoke: the previous secret is already gone from Tableau")
     else:
         ctx.note(f"revoked Tableau secret {revoked}; AWSCURRENT's secret {status.current_secret_id} is untouched")
-    ctx.print_json({"arn": arn, "revoked_secret_id": revoked, "current_secret_id": status.current_secret_id})
+    ctx.emit({"arn": arn, "revoked_secret_id": revoked, "current_secret_id": status.current_secret_id})
     return EXIT_OK
 
 
@@ -259,7 +253,7 @@ def cmd_revoke_previous(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_rotation_status(ctx: Context, args: argparse.Namespace) -> int:
     arn = ctx.secret_arn(args)
-    admin = admin_secret_arn(ctx, args)
+    admin = ctx.admin_secret_arn(args)
     family = path_family(ctx, args)
     with rotation_errors():
         status = rotation_status(ctx.aws.secretsmanager(), arn, admin, path_family=family)
@@ -274,7 +268,7 @@ def cmd_rotation_status(ctx: Context, args: argparse.Namespace) -> int:
         {"version_id": version_id, "stages": stages, "secret_id": secret_ids.get(stages[0])}
         for version_id, stages in staged
     ]
-    ctx.print_json(
+    ctx.emit(
         {
             "arn": arn,
             "rotation_enabled": status.rotation_enabled,

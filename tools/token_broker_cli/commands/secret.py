@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
-import stat
-from pathlib import Path
 from typing import Any
 
 from tableau_broker.errors import MalformedSecret
@@ -16,6 +12,8 @@ from token_broker_cli import validation
 from token_broker_cli.context import Context
 from token_broker_cli.errors import EXIT_FAILURE, EXIT_OK, UsageError
 from token_broker_cli.parser import Parents, Subparsers
+from token_broker_cli.secret_input import read_secret_value
+from token_broker_cli.secret_tags import tag_writer
 
 STAGE_ORDER = {"AWSCURRENT": 0, "AWSPENDING": 1, "AWSPREVIOUS": 2}
 
@@ -45,48 +43,27 @@ def register(commands: Subparsers, parents: Parents) -> None:
     show.set_defaults(handler=cmd_show)
 
 
-def _read_value(ctx: Context, args: argparse.Namespace) -> str:
-    if args.secret_value_file is not None:
-        path = Path(args.secret_value_file)
-        try:
-            raw = path.read_text(encoding="utf-8")
-            mode = path.stat().st_mode
-        except UnicodeDecodeError:
-            raise UsageError(f"--secret-value-file {str(path)!r} is not UTF-8 text") from None
-        except OSError as exc:
-            raise UsageError(f"cannot read --secret-value-file {str(path)!r}: {exc.strerror or exc}") from None
-        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-            ctx.warn(f"{str(path)!r} is accessible to other users; delete it once stored")
-    elif ctx.stdin.isatty():
-        raw = getpass.getpass("connected-app secret value (not echoed): ")
-    else:
-        raw = ctx.stdin.read()
-    value = raw.strip()
-    ctx.sensitive(value)
-    if not value:
-        raise UsageError("no secret value read")
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
-        raise UsageError("the secret value contains whitespace or control characters (give the value alone)")
-    return value
-
-
 def cmd_put(ctx: Context, args: argparse.Namespace) -> int:
     arn = ctx.secret_arn(args)
     client_id = validation.identifier("--client-id", args.client_id)
     secret_id = validation.identifier("--secret-id", args.secret_id)
-    value = _read_value(ctx, args)
+    value = read_secret_value(
+        ctx, path=args.secret_value_file, file_flag="--secret-value-file", what="connected-app secret value"
+    )
     try:
         secret = parse_connected_app_secret(
             json.dumps({"client_id": client_id, "secret_id": secret_id, "secret_value": value})
         )
     except MalformedSecret as exc:
         raise UsageError(f"refusing to store the secret: {exc.reason}") from None
-    response = ctx.aws.secretsmanager().put_secret_value(SecretId=arn, SecretString=secret.to_json())
+    client = ctx.aws.secretsmanager()
+    response = client.put_secret_value(SecretId=arn, SecretString=secret.to_json())
+    tag_writer(ctx, client, response["ARN"])
     ctx.note(
         f"stored a new AWSCURRENT version of {response['ARN']}; warm brokers switch within their secret cache TTL "
         "(SECRET_CACHE_TTL_SECONDS, default 300 s): keep the previous secret valid in Tableau until then"
     )
-    ctx.print_json(
+    ctx.emit(
         {
             "arn": response["ARN"],
             "version_id": response["VersionId"],
@@ -120,7 +97,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
             entry.update(client_id=secret.client_id, secret_id=secret.secret_id)
             current_ok = current_ok or "AWSCURRENT" in stages
         versions.append(entry)
-    ctx.print_json(
+    ctx.emit(
         {
             "arn": described.get("ARN"),
             "name": described.get("Name"),

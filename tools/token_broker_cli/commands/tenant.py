@@ -11,7 +11,7 @@ from token_broker_cli import validation
 from token_broker_cli.commands import records
 from token_broker_cli.commands.records import RecordKind
 from token_broker_cli.context import Context
-from token_broker_cli.errors import EXIT_OK, UsageError
+from token_broker_cli.errors import EXIT_OK, NotFound, UsageError
 from token_broker_cli.parser import Parents, Subparsers
 
 TENANT = RecordKind(
@@ -35,12 +35,13 @@ def register(commands: Subparsers, parents: Parents) -> None:
         "put",
         parents=[*common, parents.tenant_attribute],
         help="create or update a tenant",
-        description="Create a tenant, or update one: options left out keep their stored values; "
-        "--scope, --attribute and --oda-group replace the stored list/map when given.",
+        description="Create a tenant (--tableau-url and --site required), or update one: only the options given "
+        "change, the others keep their stored values; --scope, --attribute and --oda-group replace the stored "
+        "list/map when given. The update is refused if the record changed since it was read.",
     )
     put.add_argument("tenant_id", metavar="TENANT_ID")
-    put.add_argument("--tableau-url", required=True, help="Tableau origin, e.g. https://10ax.online.tableau.com")
-    put.add_argument("--site", required=True, help="site content URL ('' for Tableau Server's default site)")
+    put.add_argument("--tableau-url", help="Tableau origin, e.g. https://10ax.online.tableau.com (new tenants)")
+    put.add_argument("--site", help="site content URL ('' for Tableau Server's default site; new tenants)")
     secret = put.add_mutually_exclusive_group()
     secret.add_argument(
         "--secret-arn",
@@ -86,19 +87,23 @@ def register(commands: Subparsers, parents: Parents) -> None:
     )
 
     listing = actions.add_parser("list", parents=common, help="list tenants")
-    listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(handler=cmd_list)
 
 
 def cmd_put(ctx: Context, args: argparse.Namespace) -> int:
-    tenant_id = TENANT.record_id(args)
+    tenant_id = TENANT.record_id(ctx, args)
     tenant_attribute = validation.tenant_attribute_name(ctx.tenant_attribute(args))
-    url = validation.tableau_url(args.tableau_url)
+    url = None if args.tableau_url is None else validation.tableau_url(args.tableau_url)
     store = records.store(ctx, args)
     existing = store.get(tenant_key(tenant_id))
+    if existing is None and (url is None or args.site is None):
+        raise NotFound(f"no such tenant {tenant_id!r}: a new tenant needs --tableau-url and --site")
     item: dict[str, Any] = dict(existing or {})
     item.pop("pk", None)
-    item.update(tableau_url=url, site=args.site.strip())
+    if url is not None:
+        item["tableau_url"] = url
+    if args.site is not None:
+        item["site"] = args.site.strip()
 
     if args.connected_app_secret is not None:
         item["connected_app_secret"] = validation.identifier("--secret-arn", args.connected_app_secret)
@@ -136,23 +141,18 @@ def cmd_put(ctx: Context, args: argparse.Namespace) -> int:
     if problem is not None:
         raise UsageError(f"tenant record would be invalid: {problem}")
 
-    store.put(tenant_key(tenant_id), item, create=existing is None)
+    if existing is None:
+        item.update(ctx.stamp("created"))
+    item.update(ctx.stamp("updated"))
+    store.put(tenant_key(tenant_id), item, seen=existing)
     ctx.note(f"tenant {tenant_id!r} {'created' if existing is None else 'updated'}")
     if item.get("enabled") is not True:
         ctx.warn(f"tenant {tenant_id!r} is disabled: the broker mints no tokens for it")
-    ctx.print_json(TENANT.json(tenant_id, item))
+    ctx.emit(TENANT.json(tenant_id, item))
     return EXIT_OK
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     return TENANT.print_list(
-        ctx,
-        args,
-        records.store(ctx, args).scan(TENANT_PREFIX),
-        lambda tenant_id, item, status: [
-            tenant_id,
-            status,
-            str(item.get("tableau_url", "")),
-            str(item.get("site", "")),
-        ],
+        ctx, records.store(ctx, args).scan(TENANT_PREFIX), ("tenant_id", "status", "tableau_url", "site")
     )

@@ -78,7 +78,8 @@ class Setting:
     def from_stack(self, values: StackValues) -> str:
         if self.stack_output is not None:
             return values.output(self.stack_output)
-        assert self.stack_parameter is not None
+        if self.stack_parameter is None:
+            raise RuntimeError("a stack-backed setting names neither an output nor a parameter")
         return values.parameter(self.stack_parameter)
 
 

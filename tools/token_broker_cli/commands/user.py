@@ -53,9 +53,10 @@ def find_sub(ctx: Context, args: argparse.Namespace, *, check: bool = False) -> 
         client = ctx.aws.cognito(pool)
         if email is not None:
             sub, enabled = cognito.sub_by_email(client, pool, email)
-        else:
-            assert username is not None
+        elif username is not None:
             sub, enabled = cognito.sub_by_username(client, pool, username)
+        else:  # argparse's mutually exclusive group requires one of the three
+            raise RuntimeError("no user given")
         ctx.note(f"{email or username} is Cognito user {sub}")
     if not enabled:
         ctx.warn(f"Cognito user {sub} is disabled in pool {pool}: they cannot sign in until it is enabled")

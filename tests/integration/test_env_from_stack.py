@@ -114,6 +114,8 @@ def sam_resolve(env_file: Path, tmp_path: Path) -> dict[str, dict[str, str]]:
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "SAM_CLI_TELEMETRY": "0",
+        # template.yaml declares additional sites with Fn::ForEach: SAM CLI expands it only when asked to.
+        "SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS": "1",
     }
     completed = subprocess.run(
         [str(SAM_PYTHON), str(RESOLVER), str(TEMPLATE_PATH), str(env_file), REGION],
@@ -126,6 +128,10 @@ def sam_resolve(env_file: Path, tmp_path: Path) -> dict[str, dict[str, str]]:
     )
     assert completed.returncode == 0, completed.stderr
     resolved: dict[str, dict[str, str]] = json.loads(completed.stdout)
+    # With no additional Tableau site, SAM CLI's local Fn::ForEach expansion still yields the loop body once, for
+    # the empty name; CloudFormation never creates it (its Condition HasAdditionalSites is false), and
+    # `sam local` does not evaluate conditions.
+    resolved.pop("SiteRotationFunction", None)
     return resolved
 
 

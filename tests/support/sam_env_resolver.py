@@ -12,6 +12,7 @@ import json
 import sys
 
 from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
+from samcli.lib.cfn_language_extensions.sam_integration import resolve_language_extensions_enabled
 from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
@@ -19,7 +20,11 @@ from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 def main() -> None:
     template_path, env_path, region = sys.argv[1:4]
     stacks, _ = SamLocalStackProvider.get_stacks(
-        template_path, parameter_overrides=None, global_parameter_overrides={"AWS::Region": region}
+        template_path,
+        parameter_overrides=None,
+        global_parameter_overrides={"AWS::Region": region},
+        # As `sam local invoke` decides it: SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS (template.yaml uses Fn::ForEach).
+        language_extensions_enabled=resolve_language_extensions_enabled(None),
     )
     provider = SamFunctionProvider(stacks)
     with open(env_path, encoding="utf-8") as handle:

@@ -149,7 +149,7 @@ def test_each_site_expands_to_the_same_set_of_resources(template: Template) -> N
     }
     assert shapes["Emea"] == shapes["Apac"] == {
         "ConnectedAppSecret", "AdminSecret", "BrokerReadPolicy", "RotationLogGroup", "RotationFunction",
-        "RotationInvokePermission", "RotationSchedule",
+        "RotationInvokePermission", "RotationSchedule", "RotationErrorsAlarm",
     }  # fmt: skip
     assert set(site_resources(template)) == {f"Site{site}{kind}" for site in SITES for kind in shapes["Emea"]}
 
@@ -164,3 +164,13 @@ def test_a_blank_site_name_is_refused(sites: str) -> None:
 @pytest.mark.parametrize("sites", ["Emea,Apac", "Emea", ""])
 def test_named_sites_and_no_site_are_accepted(sites: str) -> None:
     assert _template(sites).failed_rules() == []
+
+
+def test_each_sites_rotation_errors_alarm_watches_that_sites_function(template: Template) -> None:
+    for site in SITES:
+        alarm = template.properties(f"Site{site}RotationErrorsAlarm")
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+        (dimension,) = alarm["Dimensions"]
+        assert dimension["Name"] == "FunctionName"
+        function = template.resolve({"Ref": f"Site{site}RotationFunction"}, refs(template))
+        assert resolved(template, f"Site{site}RotationErrorsAlarm")["Dimensions"][0]["Value"] == function

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 import random
-import time
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
@@ -21,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
 
-from tableau_broker.deadline import MIN_ATTEMPT_SECONDS, DeadlineExceeded, current_deadline
+from tableau_broker.deadline import DeadlineExceeded, call_within_deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -111,20 +110,21 @@ class BudgetedClient:
         return getattr(self._base, name)  # exceptions, meta, ...
 
     def _call(self, operation: str, /, **params: Any) -> Any:
-        deadline = current_deadline()
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            budget = deadline.attempt_timeout(self._dependency, CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
-            client = _raw_client(self._service, *_attempt_timeouts(budget))
-            try:
-                return getattr(client, operation)(**params)
-            except (ClientError, BotoCoreError) as exc:
-                if not is_transient(exc) or attempt == MAX_ATTEMPTS:
-                    raise
-                pause = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311  # nosec B311  # jitter
-                if deadline.remaining() < pause + MIN_ATTEMPT_SECONDS:
-                    raise  # no time for another attempt: the caller answers 503 while it still can
-                time.sleep(pause)
-        raise AssertionError("unreachable")  # pragma: no cover
+        def attempt(budget: float) -> Any:
+            return getattr(_raw_client(self._service, *_attempt_timeouts(budget)), operation)(**params)
+
+        return call_within_deadline(
+            attempt,
+            dependency=self._dependency,
+            cap_seconds=CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
+            max_attempts=MAX_ATTEMPTS,
+            retryable=lambda exc: isinstance(exc, ClientError | BotoCoreError) and is_transient(exc),
+            pause_seconds=_jittered_pause,
+        )
+
+
+def _jittered_pause(attempt: int) -> float:
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311  # nosec B311  # jitter
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ import contextlib
 import contextvars
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from tableau_broker.errors import DependencyUnavailable
 
@@ -81,6 +81,44 @@ class Deadline:
         if left < MIN_ATTEMPT_SECONDS:
             raise DeadlineExceeded(dependency)
         return min(cap, left)
+
+
+T = TypeVar("T")
+
+
+def call_within_deadline(
+    attempt: Callable[[float], T],
+    *,
+    dependency: str,
+    cap_seconds: float,
+    max_attempts: int,
+    retryable: Callable[[Exception], bool],
+    pause_seconds: Callable[[int], float],
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[Exception, int, float | None], None] | None = None,
+) -> T:
+    """Up to ``max_attempts`` calls of ``attempt(timeout)``, each given at most ``cap_seconds`` or what the current
+    deadline leaves. A failure that ``retryable`` accepts is tried again after ``pause_seconds(attempt number)``,
+    but only when the pause and one more attempt still fit before the deadline; otherwise it is raised while the
+    caller can still answer. ``on_retry(error, attempt number, pause)`` is told of each retry (``pause`` is None
+    when the deadline stopped it). The one retry loop of every dependency call (AWS, Tableau)."""
+    deadline = current_deadline()
+    for number in range(1, max_attempts + 1):
+        timeout = deadline.attempt_timeout(dependency, cap_seconds)
+        try:
+            return attempt(timeout)
+        except Exception as exc:
+            if not retryable(exc) or number == max_attempts:
+                raise
+            pause = pause_seconds(number)
+            if deadline.remaining() < pause + MIN_ATTEMPT_SECONDS:
+                if on_retry is not None:
+                    on_retry(exc, number, None)
+                raise
+            if on_retry is not None:
+                on_retry(exc, number, pause)
+            sleep(pause)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 _current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("tableau_broker_deadline", default=None)

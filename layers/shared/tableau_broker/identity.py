@@ -32,7 +32,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from tableau_broker.config import CognitoSettings
 from tableau_broker.errors import Unauthenticated
-from tableau_broker.jwks import JwksCache
+from tableau_broker.jwks import JwksCache, reject_json_constant
 
 # 9999-12-31T23:59:59Z: a NumericDate beyond it is not a date a pool issues.
 MAX_NUMERIC_DATE = 253_402_300_799
@@ -190,10 +190,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _reject_constant(_: str) -> object:
-    raise ValueError("NaN and Infinity are not JSON")
-
-
 def _segment(text: str) -> bytes:
     """Canonical unpadded base64url only (RFC 7515 section 2): one spelling per value, so a token cannot be
     re-spelled (non-zero pad bits, '=' padding) into another string that still verifies."""
@@ -207,7 +203,7 @@ def _segment(text: str) -> bytes:
 
 def _json_object(segment: str) -> dict[str, Any]:
     value = json.loads(
-        _segment(segment).decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
+        _segment(segment).decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=reject_json_constant
     )
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")

@@ -33,7 +33,8 @@ def _unavailable(reason: str) -> DependencyUnavailable:
     return DependencyUnavailable(reason, dependency=DEPENDENCY)
 
 
-def _reject_constant(_: str) -> object:
+def reject_json_constant(_: str) -> object:
+    """``parse_constant`` for ``json.loads``: NaN and Infinity are Python's extension, not JSON (RFC 8259)."""
     raise ValueError("NaN and Infinity are not JSON")
 
 
@@ -85,7 +86,7 @@ def _read_body(url: str, timeout: float) -> bytes:
 def parse_jwks(body: bytes) -> dict[str, jwt.PyJWK]:
     """The key set's usable keys by ``kid``. Anything that is not a JWKS object is the endpoint's fault."""
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(body.decode("utf-8"), parse_constant=reject_json_constant)
         if not isinstance(data, dict):
             raise ValueError("not an object")
         keyset = jwt.PyJWKSet.from_dict(data)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from tableau_broker.deadline import MIN_ATTEMPT_SECONDS, current_deadline
+from tableau_broker.deadline import call_within_deadline
 from tableau_broker.errors import ConfigurationError
 from tableau_broker.signing_secret import ConnectedAppSecret
 from tableau_broker.stored_json import stored_json_object
@@ -246,29 +246,34 @@ class TableauRestClient:
         Each attempt waits at most ``timeout_seconds``, or what the invocation's deadline leaves if that is
         less; with too little left for an attempt, ``DeadlineExceeded`` names Tableau instead. A retry (and
         the back-off before it) is started only when it can still finish before the deadline."""
-        deadline = current_deadline()
-        attempts = self.max_attempts if retry else 1
-        for attempt in range(1, attempts + 1):
-            timeout = deadline.attempt_timeout(DEPENDENCY, cap=self.timeout_seconds)
+
+        def attempt(timeout: float) -> Any:
             payload = body() if callable(body) else body
-            try:
-                return self._once(operation, method, path, payload, auth, timeout)[1]
-            except TableauRestError as exc:
-                if not exc.transient or attempt == attempts:
-                    raise
-                delay = min(self.backoff_seconds * 2 ** (attempt - 1), 4.0)
-                if deadline.remaining() < delay + MIN_ATTEMPT_SECONDS:
-                    logger.warning(
-                        "tableau call not retried: the invocation's deadline is too close",
-                        extra={"operation": operation, "status": exc.status, "attempt": attempt},
-                    )
-                    raise
+            return self._once(operation, method, path, payload, auth, timeout)[1]
+
+        def on_retry(exc: Exception, attempt_number: int, delay: float | None) -> None:
+            status = getattr(exc, "status", None)
+            if delay is None:
+                logger.warning(
+                    "tableau call not retried: the invocation's deadline is too close",
+                    extra={"operation": operation, "status": status, "attempt": attempt_number},
+                )
+            else:
                 logger.warning(
                     "tableau call retried",
-                    extra={"operation": operation, "status": exc.status, "attempt": attempt, "delay_s": delay},
+                    extra={"operation": operation, "status": status, "attempt": attempt_number, "delay_s": delay},
                 )
-                self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        return call_within_deadline(
+            attempt,
+            dependency=DEPENDENCY,
+            cap_seconds=self.timeout_seconds,
+            max_attempts=self.max_attempts if retry else 1,
+            retryable=lambda exc: isinstance(exc, TableauRestError) and exc.transient,
+            pause_seconds=lambda n: min(self.backoff_seconds * 2 ** (n - 1), 4.0),
+            sleep=self._sleep,
+            on_retry=on_retry,
+        )
 
     # --- authentication ------------------------------------------------------------------------------------
     def _session(self, operation: str, answer: Any) -> RestSession:

@@ -102,12 +102,28 @@ def pending_rotation_token(info: Mapping[str, Any]) -> str:
     return begin_rotation(secretsmanager, info["secret_arn"], function_arn)
 
 
+def printable(payload: Any, *, show_token: bool = False) -> Any:
+    """The function's answer as `make invoke` prints it: the minted Tableau JWT is a credential, so a terminal
+    (and a pasted bug report) shows its length only, unless ``--show-token`` asks for it."""
+    if show_token or not isinstance(payload, dict) or not isinstance(payload.get("body"), str):
+        return payload
+    try:
+        body = json.loads(payload["body"])
+    except ValueError:
+        return payload
+    if not isinstance(body, dict) or not isinstance(body.get("token"), str):
+        return payload
+    body["token"] = f"<redacted: {len(body['token'])} characters; --show-token prints it>"
+    return {**payload, "body": json.dumps(body)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_stack.invoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("function", choices=["BrokerFunction", "RotationFunction"])
     parser.add_argument("event", type=Path, help="a JSON event file, e.g. events/token_broker/http_api_valid.json")
     parser.add_argument("--state-file", type=Path, default=REPO_ROOT / ".local" / "stack.json")
     parser.add_argument("--log-dir", type=Path, default=REPO_ROOT / ".local" / "invoke")
+    parser.add_argument("--show-token", action="store_true", help="print the minted Tableau JWT in full")
     args = parser.parse_args(argv)
     if not args.state_file.exists():
         print(f"invoke: {args.state_file} not found; start the local stack first (make demo)", file=sys.stderr)
@@ -130,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "architecture": build.architecture,
         "handler_import_ms": round(import_seconds * 1000, 1),
         "error_type": outcome.error_type,
-        "payload": outcome.payload,
+        "payload": printable(outcome.payload, show_token=args.show_token),
         "log": str(function.stdout_path),
     }
     print(json.dumps(report, indent=2))

@@ -20,6 +20,7 @@ from tableau_broker.errors import BrokerError, DependencyUnavailable
 from tableau_broker.identity import JwksVerifier, resolve_caller
 from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.signing_secret import SecretCache
+from tableau_broker.tenant_cache import TenantCache
 from token_broker.http import error_response, requested_scopes, require_post, token_response
 from token_broker.service import TokenService
 
@@ -53,7 +54,11 @@ def runtime() -> Runtime:
     settings = get_settings()
     service = TokenService(
         settings,
-        EntitlementStore(aws.dynamodb_client(), settings.entitlements_table),
+        EntitlementStore(
+            aws.dynamodb_client(),
+            settings.entitlements_table,
+            TenantCache(settings.tenant_cache_ttl_seconds, system_clock),
+        ),
         aws.secretsmanager_client(),
         SecretCache(settings.secret_cache_ttl_seconds, clock=system_clock),
         system_clock,

@@ -15,6 +15,7 @@ from functools import lru_cache
 from tableau_broker.env import csv_list, env_int, env_list, env_required
 from tableau_broker.errors import ConfigurationError
 from tableau_broker.scopes import DEFAULT_EMBED_SCOPES, TABLEAU_MAX_LIFETIME_SECONDS, enabled_embed_scopes
+from tableau_broker.tenant_cache import DEFAULT_TENANT_CACHE_TTL_SECONDS, MAX_TENANT_CACHE_TTL_SECONDS
 from tableau_broker.urls import service_url_problem
 
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300
@@ -62,6 +63,7 @@ class BrokerSettings:
     embed_scopes: frozenset[str]
     secret_cache_ttl_seconds: int
     max_request_bytes: int
+    tenant_cache_ttl_seconds: int  # tableau_broker.tenant_cache: how long a tenant change may take; 0 = no cache
 
 
 def signing_times_from_env(env: Mapping[str, str]) -> SigningTimes:
@@ -174,6 +176,13 @@ def settings_from_env(env: Mapping[str, str]) -> BrokerSettings:
         embed_scopes=embed_scopes,
         secret_cache_ttl_seconds=times.secret_cache_ttl_seconds,
         max_request_bytes=env_int(env, "MAX_REQUEST_BYTES", 4096, minimum=256, maximum=65536),
+        tenant_cache_ttl_seconds=env_int(
+            env,
+            "TENANT_CACHE_TTL_SECONDS",
+            DEFAULT_TENANT_CACHE_TTL_SECONDS,
+            minimum=0,
+            maximum=MAX_TENANT_CACHE_TTL_SECONDS,
+        ),
     )
 
 

@@ -7,8 +7,9 @@ One DynamoDB table, partition key ``pk`` (string), two item kinds:
 * ``TENANT#<tenant id>`` - ``enabled``, ``tableau_url``, ``site``, ``connected_app_secret`` (ARN or name),
   ``scopes`` (allowed), ``attributes`` (tenant-wide), optional ``on_demand_access`` ``{enabled, groups}``.
 
-Lookups are keyed on the immutable Cognito ``sub`` and read strongly consistent, so a revocation applies to
-the very next request.
+Lookups are keyed on the immutable Cognito ``sub`` and read strongly consistent. A user's revocation applies to
+the very next request; a tenant's within the tenant cache's bound (``tableau_broker.tenant_cache``; 0 = every
+request reads both records).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from tableau_broker.urls import tableau_url_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from tableau_broker.tenant_cache import TenantCache
 
 USER_PREFIX = "USER#"
 TENANT_PREFIX = "TENANT#"
@@ -191,11 +194,13 @@ def combine(user: UserRecord, tenant: TenantRecord, *, tenant_attribute: str) ->
 
 
 class EntitlementStore:
-    """Reads user and tenant records with GetItem (the only permission the broker has on the table)."""
+    """Reads user and tenant records with GetItem (the only permission the broker has on the table): the user's
+    always, the tenant's when ``tenant_cache`` has no fresh copy."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, tenant_cache: TenantCache | None = None) -> None:
         self._client = client
         self._table = table_name
+        self._tenants = tenant_cache
 
     def _get(self, key: str) -> dict[str, Any] | None:
         response = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True)
@@ -208,7 +213,21 @@ class EntitlementStore:
         user = parse_user(sub, user_item)
         if not user.enabled:
             raise NotEntitled("user_disabled")
-        tenant_item = self._get(tenant_key(user.tenant_id))
+        return combine(user, self._tenant(user.tenant_id), tenant_attribute=tenant_attribute)
+
+    def _tenant(self, tenant_id: str) -> TenantRecord:
+        if self._tenants is None:
+            return self._read_tenant(tenant_id)
+        cached = self._tenants.get(tenant_id)
+        if cached is not None:
+            return cached
+        read_at = self._tenants.now()
+        tenant = self._read_tenant(tenant_id)
+        self._tenants.put(tenant, read_at=read_at)
+        return tenant
+
+    def _read_tenant(self, tenant_id: str) -> TenantRecord:
+        tenant_item = self._get(tenant_key(tenant_id))
         if tenant_item is None:
             raise NotEntitled("unknown_tenant")
-        return combine(user, parse_tenant(user.tenant_id, tenant_item), tenant_attribute=tenant_attribute)
+        return parse_tenant(tenant_id, tenant_item)

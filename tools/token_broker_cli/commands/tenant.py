@@ -81,7 +81,11 @@ def register(commands: Subparsers, parents: Parents) -> None:
         common,
         (
             ("enable", TENANT.enable, "let the broker mint tokens for the tenant again"),
-            ("disable", TENANT.disable, "stop minting tokens for every user of the tenant"),
+            (
+                "disable",
+                TENANT.disable,
+                "stop minting tokens for every user of the tenant (warm brokers: within TenantCacheSeconds)",
+            ),
             ("show", TENANT.show, "print a tenant record as JSON"),
         ),
     )

@@ -50,7 +50,7 @@ def function_environment(template: Template, logical_id: str, info: Mapping[str,
     }
     env = template.function_environment(logical_id, refs)
     env.update(local_aws_environment(info["aws_endpoint_url"], info["region"]))
-    env.update({"COGNITO_JWKS_URL": info["jwks_url"], "POWERTOOLS_TRACE_DISABLED": "true"})  # no X-Ray daemon here
+    env["COGNITO_JWKS_URL"] = info["jwks_url"]
     return env
 
 

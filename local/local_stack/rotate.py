@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "RotationTestUsername": info["rotation_test_username"],
     }
     env = template.function_environment(ROTATION_FUNCTION, refs)
-    env.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
+    env["POWERTOOLS_METRICS_DISABLED"] = "true"
     # This process runs only the rotation: configured once, before the first invocation.
     configure_process({**local_aws_environment(endpoint, info["region"]), **env})
     args.log_file.parent.mkdir(parents=True, exist_ok=True)

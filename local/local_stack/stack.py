@@ -276,13 +276,7 @@ class LocalStack:
             "ApiAccessLogGroup.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:local",
         }
         env = self.template.function_environment("BrokerFunction", refs)
-        env.update(
-            {
-                "COGNITO_JWKS_URL": jwks_url,
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-            }
-        )
+        env.update({"COGNITO_JWKS_URL": jwks_url, "POWERTOOLS_METRICS_DISABLED": "true"})
         return BrokerConfiguration(refs=refs, environment=env, jwks_url=jwks_url)
 
     def _serve(self, provisioned: Provisioned, seeded: Seeded, broker: BrokerConfiguration) -> StackInfo:

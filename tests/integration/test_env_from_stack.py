@@ -42,6 +42,7 @@ STACK_PARAMETERS = {
     "RotationTestUsername": "rotation-viewer@example.com",
     "TokenLifetimeSeconds": "120",
     "SecretCacheTtlSeconds": "60",
+    "TenantCacheSeconds": "15",
     "LogLevel": "DEBUG",
 }
 
@@ -183,6 +184,7 @@ def test_written_file_resolves_every_variable_to_the_stack(moto_url: str, templa
     assert broker["COGNITO_REPLICA_REGIONS"] == "eu-west-1"
     assert broker["TOKEN_LIFETIME_SECONDS"] == rotation["TOKEN_LIFETIME_SECONDS"] == "120"
     assert broker["SECRET_CACHE_TTL_SECONDS"] == "60"
+    assert broker["TENANT_CACHE_TTL_SECONDS"] == "15"
     assert rotation["ROTATION_TEST_USERNAME"] == STACK_PARAMETERS["RotationTestUsername"]
     assert broker["POWERTOOLS_LOG_LEVEL"] == rotation["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
     # Every variable the file gives is what SAM hands the function, and none is a logical name.

@@ -85,6 +85,10 @@ def deployment() -> Iterator[Deployment]:
             },
         )
         env.update(COGNITO_JWKS_URL="http://127.0.0.1:9/.well-known/jwks.json", JWKS_TIMEOUT_SECONDS="1")
+        # Each example stores a world of its own in the one table: a tenant record cached from the previous
+        # example would be a tenant change within TenantCacheSeconds, which the cache's bound allows
+        # (tests/unit/test_tenant_cache.py proves that bound). Here every token reads the world it was given.
+        env["TENANT_CACHE_TTL_SECONDS"] = "0"
         for key, value in env.items():
             patch.setenv(key, value)
         handler.reset_runtime()

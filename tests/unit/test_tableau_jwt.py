@@ -9,12 +9,14 @@ from typing import Any
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tableau_broker import tableau_jwt
 from tableau_broker.errors import TokenRuleViolation
 from tableau_broker.scopes import REST_SIGN_IN
 from tableau_broker.signing_secret import ConnectedAppSecret
-from tableau_broker.tableau_jwt import OnDemandAccess, mint_token
+from tableau_broker.tableau_jwt import OnDemandAccess, encode_hs256, mint_token
 from token_broker_ops.inspection import inspect_token
 
 SECRET = ConnectedAppSecret("client-123", "secret-456", "s" * 32)
@@ -192,3 +194,27 @@ def test_inspect_never_needs_the_secret_to_decode() -> None:
     payload = json.dumps(claims_of(mint().token))
     assert "tenant" in payload
     assert inspect_token(mint().token, now=time.time() + 10_000) != []
+
+
+# --- The HS256 encoder is PyJWT's output, byte for byte ---------------------------------------------------------
+
+_claim_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    claims=st.dictionaries(st.text(min_size=1, max_size=20), _claim_values, max_size=12),
+    client_id=st.text(min_size=1, max_size=40),
+    secret_id=st.text(min_size=1, max_size=40),
+    value=st.text(min_size=32, max_size=80),  # PyJWT warns below 32 bytes
+)
+def test_encode_hs256_is_pyjwt_encode_byte_for_byte(
+    claims: dict[str, object], client_id: str, secret_id: str, value: str
+) -> None:
+    secret = ConnectedAppSecret(client_id=client_id, secret_id=secret_id, secret_value=value)
+    expected = jwt.encode(claims, value, algorithm="HS256", headers={"kid": secret_id, "iss": client_id, "typ": "JWT"})
+    assert encode_hs256(claims, secret) == expected

@@ -18,9 +18,13 @@ import pytest
 from sam_local.lambda_runtime import LocalLambdaContext
 from sam_local.template import REPO_ROOT, Tag, Template
 from secret_rotation import handler as rotation
+from tableau_broker.entitlements import Entitlement
 from tableau_broker.errors import DependencyUnavailable, NotEntitled
 from tableau_broker.rotation import RotationStateError
+from tableau_broker.tableau_jwt import MintedToken
 from token_broker import handler as broker
+from token_broker.issued_line import IssuedLine
+from token_broker.service import IssuedToken
 
 ALARM_TOPIC = Tag("If", ["HasAlarmTopicArn", [Tag("Ref", "AlarmTopicArn")], [Tag("Ref", "AlarmTopic")]])
 PSEUDO_PARAMETERS = {"AWS::Region", "AWS::StackName", "AWS::AccountId", "AWS::URLSuffix"}
@@ -292,8 +296,25 @@ def test_dashboard_searches_match_dimension_sets_the_code_emits(capsys: pytest.C
 # --- Saved Logs Insights queries -------------------------------------------------------------------------------
 
 
+def issued_line_fields() -> set[str]:
+    """Keys of a real ``token issued`` line, rendered as the handler writes it."""
+    entitlement = Entitlement(
+        "sub-1", "acme", "alice", "https://t.example", "s", None, ("tableau:views:embed",), {}, None
+    )
+    minted = MintedToken("t", "jti-1", 0, 300, ("tableau:views:embed",))
+    issued = IssuedToken(minted=minted, entitlement=entitlement, kid="kid-1")
+    line = IssuedLine.for_logger(broker.logger, namespace="Ns", metric_name=broker.TOKENS_ISSUED, location="l")
+    rendered = line.render(broker.issued_fields(issued), now=0)
+    assert rendered is not None
+    document = json.loads(rendered)
+    assert document["message"] == "token issued"
+    return set(document)
+
+
 def logged_fields(message: str) -> set[str]:
     """Keys the broker's handler logs with ``message`` (its ``extra`` dict literal, and keys added to it later)."""
+    if message == "token issued":
+        return issued_line_fields()
     source = (REPO_ROOT / Path("functions/token_broker/token_broker/handler.py")).read_text(encoding="utf-8")
     tree = ast.parse(source)
     fields: set[str] = set()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,7 +41,6 @@ from tableau_broker.tableau_rest import Sleep, TableauRestError
 pin_library_log_levels()  # no log level, root DEBUG included, may let a library print a secret
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 # Kept back from Lambda's remaining time so a step that runs out of time fails cleanly, naming the dependency.
 DEADLINE_MARGIN_SECONDS = 5.0
@@ -164,7 +163,6 @@ def record_outcome(event: Mapping[str, Any], *, succeeded: bool) -> None:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -22,12 +22,12 @@ from tableau_broker.log_policy import pin_library_log_levels
 from tableau_broker.signing_secret import SecretCache
 from tableau_broker.tenant_cache import TenantCache
 from token_broker.http import error_response, requested_scopes, require_post, token_response
-from token_broker.service import TokenService
+from token_broker.issued_line import IssuedLine
+from token_broker.service import IssuedToken, TokenService
 
 pin_library_log_levels()  # no log level, root DEBUG included, may let a library print a secret
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 # Kept back from Lambda's remaining time for the 503, its log line and the metric flush.
 DEADLINE_MARGIN_SECONDS = 1.0
@@ -46,6 +46,7 @@ class Runtime:
     verifier: JwksVerifier
     service: TokenService
     clock: Clock
+    issued_line: IssuedLine
 
 
 @lru_cache(maxsize=1)
@@ -63,7 +64,10 @@ def runtime() -> Runtime:
         SecretCache(settings.secret_cache_ttl_seconds, clock=system_clock),
         system_clock,
     )
-    return Runtime(settings, JwksVerifier(settings.cognito), service, system_clock)
+    issued_line = IssuedLine.for_logger(
+        logger, namespace=metrics.namespace, metric_name=TOKENS_ISSUED, location=f"{handle.__name__}:issued"
+    )
+    return Runtime(settings, JwksVerifier(settings.cognito), service, system_clock, issued_line)
 
 
 def reset_runtime() -> None:
@@ -88,6 +92,19 @@ def _record_denial(error: BrokerError) -> None:
         metrics.add_dimensions(**_service_dimensions(**{DEPENDENCY: error.dependency}))
 
 
+def issued_fields(issued: IssuedToken) -> dict[str, object]:
+    """What the ``token issued`` line says of a token (the saved Logs Insights queries read these)."""
+    minted = issued.minted
+    return {
+        "tenant": issued.entitlement.tenant_id,
+        "tableau_username": issued.entitlement.tableau_username,
+        "kid": issued.kid,
+        "jti": minted.jti,
+        "scopes": list(minted.scopes),
+        "expires_at": minted.expires_at,
+    }
+
+
 def handle(event: dict[str, Any]) -> dict[str, Any]:
     try:
         require_post(event)
@@ -104,26 +121,18 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
             extra["dependency"] = error.dependency  # a field to query, not only a prefix of the reason
         log("token denied", extra=extra)
         _record_denial(error)
+        metrics.flush_metrics()
         return error_response(error)
     except Exception as exc:  # noqa: BLE001 - the caller gets a fixed 500; the type goes to the log
         logger.error("unexpected error", extra={"status": 500, "error_type": type(exc).__name__})
         unexpected = BrokerError("unexpected_error")
         _record_denial(unexpected)
+        metrics.flush_metrics()
         return error_response(unexpected)
 
     minted = issued.minted
-    logger.info(
-        "token issued",
-        extra={
-            "tenant": issued.entitlement.tenant_id,
-            "tableau_username": issued.entitlement.tableau_username,
-            "kid": issued.kid,
-            "jti": minted.jti,
-            "scopes": list(minted.scopes),
-            "expires_at": minted.expires_at,
-        },
-    )
-    metrics.add_metric(name=TOKENS_ISSUED, unit=MetricUnit.Count, value=1)
+    # One line: the "token issued" log record and the TokensIssued metric (token_broker.issued_line).
+    rt.issued_line.write(issued_fields(issued), now=rt.clock())
     return token_response(
         minted,
         tableau_url=issued.entitlement.tableau_url,
@@ -133,12 +142,45 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+def _request_id(event: object) -> str | None:
+    """API Gateway's request ID (HTTP API and REST API events alike): the log lines' ``correlation_id``."""
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    return request_id if isinstance(request_id, str) else None
+
+
+class _ColdStart:
+    """True for the container's first invocation only (the ``cold_start`` log key)."""
+
+    def __init__(self) -> None:
+        self._first = True
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        with self._lock:
+            first, self._first = self._first, False
+        return first
+
+
+cold_start = _ColdStart()
+
+
+def _append_invocation_keys(event: object, context: LambdaContext) -> None:
+    """The keys ``Logger.inject_lambda_context`` appends, and the ``correlation_id`` its API Gateway path
+    extracts, set directly: the decorator rebuilds a context model and runs a JMESPath query per request.
+    The previous invocation's ``sub`` is cleared here (a None key is never written) before anything logs."""
+    logger.append_keys(
+        cold_start=cold_start(),
+        function_name=context.function_name,
+        function_memory_size=int(context.memory_limit_in_mb),
+        function_arn=context.invoked_function_arn,
+        function_request_id=context.aws_request_id,
+        correlation_id=_request_id(event),
+        sub=None,
+    )
+
+
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        with deadline_scope(Deadline.for_invocation(context, margin_seconds=DEADLINE_MARGIN_SECONDS)):
-            return handle(event)
-    finally:
-        logger.remove_keys(["sub"])
+    _append_invocation_keys(event, context)
+    with deadline_scope(Deadline.for_invocation(context, margin_seconds=DEADLINE_MARGIN_SECONDS)):
+        return handle(event)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from tableau_broker.errors import BrokerError, DependencyUnavailable, InvalidRequest, MethodNotAllowed, Unauthenticated
 from tableau_broker.scopes import is_scope_request
 from tableau_broker.tableau_jwt import MintedToken
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per response
 
 TOKEN_TYPE = "tableau-connected-app-jwt"  # nosec B105  # the response's token_type label, not a credential
 BASE_HEADERS = {
@@ -86,7 +88,7 @@ def _response(status: int, body: Mapping[str, Any], extra_headers: Mapping[str, 
     return {
         "statusCode": status,
         "headers": {**BASE_HEADERS, **(extra_headers or {})},
-        "body": json.dumps(body, separators=(",", ":")),
+        "body": _COMPACT_JSON.encode(body),
         "isBase64Encoded": False,
     }
 
@@ -94,7 +96,7 @@ def _response(status: int, body: Mapping[str, Any], extra_headers: Mapping[str, 
 def token_response(
     minted: MintedToken, *, tableau_url: str, site: str, scopes: Sequence[str], now: float
 ) -> dict[str, Any]:
-    expires_at = datetime.fromtimestamp(minted.expires_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(minted.expires_at))
     return _response(
         200,
         {

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 
 # botocore/boto3/s3transfer: request and response bodies and signed headers; urllib3: request lines and
-# connection details; aws_xray_sdk: segment documents, which can carry request metadata.
-BODY_LOGGING_LIBRARIES = ("botocore", "boto3", "s3transfer", "urllib3", "aws_xray_sdk")
+# connection details.
+BODY_LOGGING_LIBRARIES = ("botocore", "boto3", "s3transfer", "urllib3")
 
 
 def pin_library_log_levels(level: int = logging.WARNING) -> None:

@@ -13,6 +13,7 @@ error body (``__type`` and ``message``), counted like every other request.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -161,7 +162,9 @@ class AwsStub:
             record = self._secrets.get(str(request.get("SecretId")))
         stage = request.get("VersionStage", "AWSCURRENT")
         if record is None or stage != "AWSCURRENT" or request.get("VersionId") not in (None, record["VersionId"]):
-            raise AwsError(SECRETSMANAGER, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+            raise AwsError(
+                SECRETSMANAGER, "ResourceNotFoundException", "Secrets Manager can't find the specified secret."
+            )
         return {**record, "VersionStages": ["AWSCURRENT"], "CreatedDate": 1_700_000_000.0}
 
 
@@ -193,7 +196,7 @@ def _handler_class(stub: AwsStub) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self.do_POST()  # counted and refused like any other request it does not implement
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Handler
@@ -206,10 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with AwsStub(dynamodb_ms=args.dynamodb_ms, secretsmanager_ms=args.secretsmanager_ms) as stub:
         print(f"AWS stub on {stub.url} (Ctrl-C to stop)", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

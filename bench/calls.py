@@ -51,7 +51,7 @@ class Plan:
 
 def plan(tokens: int, people: list[world.User], span_seconds: float, seed: int = 10) -> Plan:
     """``tokens`` requests evenly spread over ``span_seconds``, each from a user drawn at random (seeded)."""
-    chooser = random.Random(seed)
+    chooser = random.Random(seed)  # noqa: S311 - a reproducible plan, not a secret
     step = span_seconds / max(1, tokens - 1)
     times = tuple(_OFFSET_SECONDS + i * step for i in range(tokens))
     return Plan(times, tuple(chooser.choice(people) for _ in range(tokens)))

@@ -4,7 +4,7 @@ GetItem. Both talk to the stub (with its modelled latency) and run with tracing 
 variables Powertools' Tracer looks for, and an X-Ray daemon address that is a UDP socket of the bench's own.
 
 Wall time runs from spawning the interpreter to reading its report; the child reports its own import and first
-request times and its peak RSS (``ru_maxrss``).
+request times and its peak RSS (``VmHWM``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,16 @@ from bench import world
 from sam_local.host_build import HostBuild
 
 REPORT = "bench-report "
+# The child's peak RSS. Linux carries ru_maxrss over fork and exec, so a child spawned by a large parent would
+# report the parent's peak; VmHWM belongs to the process image the exec created.
+_PEAK_RSS = """\
+def peak_rss_kib():
+    try:
+        with open('/proc/self/status') as status:
+            return next(int(line.split()[1]) for line in status if line.startswith('VmHWM:'))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
 # argv: [-c, handler, event JSON, path...]. Imports the handler's module, invokes it once, reports on stderr.
 _BROKER_CHILD = """\
 import json, resource, sys, time
@@ -46,7 +56,7 @@ class Context:
 status = handler(event, Context()).get('statusCode')
 done = time.perf_counter()
 report = {'status': status, 'import_ms': (imported - started) * 1000, 'request_ms': (done - imported) * 1000,
-          'maxrss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+          'maxrss_kib': peak_rss_kib()}
 print('bench-report ' + json.dumps(report), file=sys.stderr, flush=True)
 """
 # argv: [-c, table, key, path...]. boto3 and PyJWT imported, one GetItem.
@@ -60,7 +70,7 @@ imported = time.perf_counter()
 item = boto3.client('dynamodb').get_item(TableName=table, Key={'pk': {'S': key}}, ConsistentRead=True)
 done = time.perf_counter()
 report = {'status': 200 if 'Item' in item else 404, 'import_ms': (imported - started) * 1000,
-          'request_ms': (done - imported) * 1000, 'maxrss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+          'request_ms': (done - imported) * 1000, 'maxrss_kib': peak_rss_kib()}
 print('bench-report ' + json.dumps(report), file=sys.stderr, flush=True)
 """
 TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -78,14 +88,17 @@ class Run:
 class Side:
     runs: tuple[Run, ...]
 
+    def _values(self, field: str) -> list[float]:
+        return [float(getattr(run, field)) for run in self.runs]
+
     def median(self, field: str) -> float:
-        return statistics.median(getattr(run, field) for run in self.runs)
+        return statistics.median(self._values(field))
 
     def low(self, field: str) -> float:
-        return min(getattr(run, field) for run in self.runs)
+        return min(self._values(field))
 
     def high(self, field: str) -> float:
-        return max(getattr(run, field) for run in self.runs)
+        return max(self._values(field))
 
 
 @dataclass(frozen=True)
@@ -187,9 +200,9 @@ def run(build: HostBuild, python: str, env: Mapping[str, str], event: dict[str, 
         broker_args = [full_env["_HANDLER"], json.dumps(event), *paths]
         floor_args = [world.TABLE, key, *paths]
         for i in range(runs + 1):
-            broker = spawn(python, _BROKER_CHILD, broker_args, full_env, function_dir)
+            broker = spawn(python, _PEAK_RSS + _BROKER_CHILD, broker_args, full_env, function_dir)
             datagrams += _drain(daemon)
-            floor = spawn(python, _FLOOR_CHILD, floor_args, full_env, function_dir)
+            floor = spawn(python, _PEAK_RSS + _FLOOR_CHILD, floor_args, full_env, function_dir)
             _drain(daemon)
             if i > 0:
                 broker_runs.append(broker)

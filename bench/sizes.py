@@ -75,4 +75,7 @@ def measure(name: str, root: Path, packages_root: Path | None = None, top: int =
 def run(build: HostBuild) -> list[Package]:
     """The broker function's code and the shared layer (the layer's zip holds ``python/``)."""
     layer_root = build.layer_python_dir.parent
-    return [measure("BrokerFunction", build.function_dir("BrokerFunction")), measure("SharedLayer", layer_root, build.layer_python_dir)]
+    return [
+        measure("BrokerFunction", build.function_dir("BrokerFunction")),
+        measure("SharedLayer", layer_root, build.layer_python_dir),
+    ]

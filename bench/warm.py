@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import jwt
@@ -20,6 +20,10 @@ from bench import world
 from bench.aws_stub import AwsStub
 from bench.broker import fresh_broker
 from bench.stats import Summary, ratio
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 WARMUP = 20
 
@@ -129,11 +133,11 @@ class MemoryDynamoDB:
     def __init__(self, records: list[dict[str, Any]]) -> None:
         self._items = {item["pk"]["S"]: item for item in records}
 
-    def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def get_item(self, *, TableName: str, Key: dict[str, Any], **_: Any) -> dict[str, Any]:
         item = self._items.get(Key["pk"]["S"])
         return {"Item": item} if item is not None else {}
 
-    def batch_get_item(self, *, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
+    def batch_get_item(self, *, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:
         return {
             "Responses": {
                 table: [self._items[k["pk"]["S"]] for k in spec["Keys"] if k["pk"]["S"] in self._items]
@@ -147,7 +151,7 @@ class MemorySecretsManager:
     def __init__(self, secret_arn: str) -> None:
         self._arn = secret_arn
 
-    def get_secret_value(self, *, SecretId: str, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+    def get_secret_value(self, *, SecretId: str, **_: Any) -> dict[str, Any]:
         if SecretId != self._arn:
             raise KeyError(SecretId)
         return {"ARN": self._arn, "SecretString": json.dumps(world.SECRET), "VersionStages": ["AWSCURRENT"]}
@@ -159,8 +163,8 @@ def in_process_clients(dynamodb: object, secretsmanager: object) -> Iterator[Non
     from tableau_broker import aws
 
     saved = aws.dynamodb_client, aws.secretsmanager_client
-    aws.dynamodb_client = functools.lru_cache(maxsize=1)(lambda: dynamodb)  # type: ignore[assignment]
-    aws.secretsmanager_client = functools.lru_cache(maxsize=1)(lambda: secretsmanager)  # type: ignore[assignment]
+    aws.dynamodb_client = functools.lru_cache(maxsize=1)(lambda: cast("DynamoDBClient", dynamodb))
+    aws.secretsmanager_client = functools.lru_cache(maxsize=1)(lambda: cast("SecretsManagerClient", secretsmanager))
     try:
         yield
     finally:

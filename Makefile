@@ -42,7 +42,8 @@ help:
 	@echo "make deploy     sam deploy with samconfig.toml's ENV environment (default; ENV=production), no prompts"
 	@echo "make deploy-guided  first deploy: sam deploy --guided, saves the answers to samconfig.toml's ENV"
 	@echo "make env-file STACK=name  events/env.json for sam local invoke --env-vars, from the stack's outputs"
-	@echo "make bench      token-path benchmark"
+	@echo "make bench      benchmark (warm path vs naive baseline and floor, AWS calls, cold start, sizes,"
+	@echo "                local API throughput) -> BENCHMARKS.md; BENCH_ARGS=--quick for small counts"
 	@echo "make security-figures  run the security suites and rewrite the figures in SECURITY.md"
 	@echo "make clean      remove build output and tool caches"
 
@@ -140,8 +141,11 @@ rotate: $(VENV)/.installed
 e2e: install
 	$(BIN)/pytest tests/e2e
 
-bench: $(VENV)/.installed
-	$(BIN)/python bench/token_path.py
+# Several minutes: the host build (sam build for this machine, cached after the first run), then every measurement
+# against a loopback AWS stub with modelled latency. See BENCHMARKS.md and bench/__main__.py.
+BENCH_SOURCES := layers/shared:functions/token_broker:functions/secret_rotation:tools:local:.
+bench: $(VENV)/.installed $(SAM)
+	SAM=$(abspath $(SAM)) PYTHONPATH=$(BENCH_SOURCES) $(BIN)/python -m bench $(BENCH_ARGS)
 
 # Attack, differential, property, fault and load suites, each with a JUnit report; then SECURITY.md's figures.
 security-figures: $(VENV)/.installed

@@ -52,14 +52,16 @@ def fresh_broker(clock: Callable[[], float] | None = None) -> Iterator[Invoke]:
     )
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        with contextlib.redirect_stdout(sink):  # Metrics prints its EMF line to stdout
-            response: dict[str, Any] = handler.lambda_handler(event, context)
+        response: dict[str, Any] = handler.lambda_handler(event, context)
         if response.get("statusCode") != 200:
             raise BrokerError(f"the broker answered {response.get('statusCode')}: {response.get('body')}")
         return response
 
     try:
-        yield invoke
+        # Powertools' Metrics prints its EMF lines to stdout (the handler's issued line goes to the log handlers):
+        # redirected once for the whole block, so no request pays for the redirection.
+        with contextlib.redirect_stdout(sink):
+            yield invoke
     finally:
         handler.system_clock = real_clock
         for log_handler, stream in streams:

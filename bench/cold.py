@@ -1,7 +1,9 @@
 """Cold start from the built artefacts: a fresh python3.13 that imports the handler as deployed and serves its
 first request, against a fresh python3.13 with the same ``sys.path`` that imports boto3 and PyJWT and makes one
 GetItem. Both talk to the stub (with its modelled latency) and run with tracing on as deployed: the Lambda
-variables Powertools' Tracer looks for, and an X-Ray daemon address that is a UDP socket of the bench's own.
+variables active tracing sets (``_X_AMZN_TRACE_ID``, an X-Ray daemon address that is a UDP socket of the bench's
+own). The function runs no tracing SDK (README "Performance"), so Lambda's service-side segments are all the
+tracing there is; the bench counts the datagrams anyway, so a tracer added back shows up here.
 
 Wall time runs from spawning the interpreter to reading its report; the child reports its own import and first
 request times and its peak RSS (``VmHWM``).
@@ -107,7 +109,7 @@ class ColdResult:
     python_version: str
     broker: Side
     floor: Side
-    trace_datagrams: int  # what the X-Ray "daemon" received from the broker's runs: tracing was on
+    trace_datagrams: int  # what the X-Ray "daemon" received from the broker's runs (0: no in-process tracer)
 
     @property
     def ratio(self) -> float:

@@ -226,8 +226,9 @@ def cold_section(r: ColdResult) -> list[str]:
     return [
         f"Fresh `{r.python}` (Python {r.python_version}) interpreters, `-I -S -B`, `sys.path` = [function dir, "
         "layer `python/`, runtime client dir] of the host-architecture build (`sam_local.host_build`), the "
-        "template's environment plus Lambda's, tracing on (Powertools Tracer with `_X_AMZN_TRACE_ID` and an X-Ray "
-        f"daemon address the bench listens on: {r.trace_datagrams} trace datagrams received from the broker's runs). "
+        "template's environment plus Lambda's with active tracing (`_X_AMZN_TRACE_ID` and an X-Ray daemon address "
+        f"the bench listens on: {r.trace_datagrams} trace datagrams received from the broker's runs; the function "
+        "runs no tracing SDK, Lambda records its segments). "
         f"{len(r.broker.runs)} runs of each, interleaved, after one uncounted pair; AWS is the stub with its "
         "modelled latency. Wall time from spawn to the child's report; import and request times as the child saw "
         "them; peak RSS is the child's `VmHWM` (its `ru_maxrss` would include the parent's, carried over fork). "

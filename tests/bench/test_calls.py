@@ -47,7 +47,6 @@ def test_the_naive_baseline_makes_three_calls_per_token(stub: tuple[AwsStub, str
     assert scenario.matches
 
 
-@pytest.mark.xfail(strict=True, reason="tenant cache not yet on this branch")
 def test_with_the_tenant_cache_on_tenant_reads_equal_its_misses_and_expiries(stub: tuple[AwsStub, str]) -> None:
     aws, secret_arn = stub
     plan = work(span=300.0)  # a 30 s tenant TTL expires about ten times per tenant

@@ -218,3 +218,16 @@ def test_encode_hs256_is_pyjwt_encode_byte_for_byte(
     secret = ConnectedAppSecret(client_id=client_id, secret_id=secret_id, secret_value=value)
     expected = jwt.encode(claims, value, algorithm="HS256", headers={"kid": secret_id, "iss": client_id, "typ": "JWT"})
     assert encode_hs256(claims, secret) == expected
+
+
+def test_new_jti_is_a_random_version_4_uuid() -> None:
+    import uuid
+
+    jtis = [tableau_jwt.new_jti() for _ in range(2000)]
+    assert len(set(jtis)) == len(jtis)
+    for jti in jtis:
+        parsed = uuid.UUID(jti)
+        assert str(parsed) == jti and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # every variant nibble (8, 9, a, b) and every hex digit elsewhere turns up: no bit is stuck
+    assert {jti[19] for jti in jtis} == set("89ab")
+    assert {c for jti in jtis for c in jti.replace("-", "")} == set("0123456789abcdef")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -24,6 +25,14 @@ from tableau_broker.tenant_cache import TenantCache
 from token_broker.http import error_response, requested_scopes, require_post, token_response
 from token_broker.issued_line import IssuedLine
 from token_broker.service import IssuedToken, TokenService
+
+try:  # Lambda's Python runtimes include it (awslambdaric depends on it): SnapStart's runtime hooks
+    from snapshot_restore_py import register_after_restore
+except ImportError:  # pragma: no cover - elsewhere nothing is ever restored from a snapshot
+
+    def register_after_restore(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        return func
+
 
 pin_library_log_levels()  # no log level, root DEBUG included, may let a library print a secret
 logger = Logger()
@@ -74,7 +83,20 @@ def reset_runtime() -> None:
     """Forget settings, clients and caches (tests; a fresh container in all but name)."""
     runtime.cache_clear()
     get_settings.cache_clear()
+    container.function_arn = None
     aws.reset_clients()
+
+
+def after_restore() -> None:
+    """SnapStart: an execution environment restored from the snapshot starts as a fresh container would. The
+    snapshot is taken after init, when nothing per-environment exists yet (settings, clients, connections,
+    credentials and caches are built on the first request; ``jti`` and retry jitter come from the kernel on
+    every call); this hook makes that hold even if something ran before the snapshot."""
+    reset_runtime()
+    container.restored()
+
+
+register_after_restore(after_restore)
 
 
 def _service_dimensions(**extra: str) -> dict[str, str]:
@@ -149,31 +171,43 @@ def _request_id(event: object) -> str | None:
     return request_id if isinstance(request_id, str) else None
 
 
-class _ColdStart:
-    """True for the container's first invocation only (the ``cold_start`` log key)."""
+class _Container:
+    """``cold_start``: True for the container's first invocation only; and the function ARN the container's
+    log keys were last appended for."""
 
     def __init__(self) -> None:
         self._first = True
         self._lock = threading.Lock()
+        self.function_arn: str | None = None
 
-    def __call__(self) -> bool:
+    def cold_start(self) -> bool:
         with self._lock:
             first, self._first = self._first, False
         return first
 
+    def restored(self) -> None:
+        """The first invocation after a SnapStart restore is this environment's first: a cold start."""
+        with self._lock:
+            self._first = True
 
-cold_start = _ColdStart()
+
+container = _Container()
 
 
 def _append_invocation_keys(event: object, context: LambdaContext) -> None:
     """The keys ``Logger.inject_lambda_context`` appends, and the ``correlation_id`` its API Gateway path
     extracts, set directly: the decorator rebuilds a context model and runs a JMESPath query per request.
     The previous invocation's ``sub`` is cleared here (a None key is never written) before anything logs."""
+    if container.function_arn != context.invoked_function_arn:
+        # The same for every invocation of the container: appended once.
+        logger.append_keys(
+            function_name=context.function_name,
+            function_memory_size=int(context.memory_limit_in_mb),
+            function_arn=context.invoked_function_arn,
+        )
+        container.function_arn = context.invoked_function_arn
     logger.append_keys(
-        cold_start=cold_start(),
-        function_name=context.function_name,
-        function_memory_size=int(context.memory_limit_in_mb),
-        function_arn=context.invoked_function_arn,
+        cold_start=container.cold_start(),
         function_request_id=context.aws_request_id,
         correlation_id=_request_id(event),
         sub=None,

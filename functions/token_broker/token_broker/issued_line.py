@@ -69,6 +69,11 @@ class IssuedLine:
         return logging.getLogger(self.service)
 
     @functools.cached_property
+    def _formatter(self) -> Any:
+        """Powertools' formatter, which holds the appended keys (every handler of the logger shares it)."""
+        return self.logger.registered_formatter
+
+    @functools.cached_property
     def _directives(self) -> str:
         """The EMF ``CloudWatchMetrics`` member, the same for every line of the container."""
         directive = {
@@ -95,7 +100,7 @@ class IssuedLine:
             "message": MESSAGE,
             "timestamp": powertools_timestamp(now),
         }
-        for key, value in self.logger.get_current_keys().items():
+        for key, value in self._formatter.get_current_keys().items():
             if key not in _RECORD_KEYS and value is not None:
                 document[key] = value
         document.update(fields)

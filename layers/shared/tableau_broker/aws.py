@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+import threading
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
@@ -75,6 +76,9 @@ def _round_down(seconds: float) -> float:
     return max(_TIMEOUT_STEP_SECONDS, math.floor(seconds / _TIMEOUT_STEP_SECONDS) * _TIMEOUT_STEP_SECONDS)
 
 
+_SESSION_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=128)
 def _raw_client(service: str, connect_timeout: float, read_timeout: float) -> Any:
     # AWS_ENDPOINT_URL (honoured by boto3 itself) points every client at moto's server locally.
@@ -83,7 +87,16 @@ def _raw_client(service: str, connect_timeout: float, read_timeout: float) -> An
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
     )
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    with _SESSION_LOCK:  # a boto3 Session is not thread-safe; the clients it makes are
+        return _session().client(service, config=config)  # type: ignore[call-overload]
+
+
+@functools.lru_cache(maxsize=1)
+def _session() -> boto3.session.Session:
+    """One session for every client of the container: its loader reads the endpoint, partition and model files
+    once (a session per client read them again for each, on the cold start's path). Built on first use, never at
+    import: credentials are resolved when a client is made, after any SnapStart restore."""
+    return boto3.session.Session()
 
 
 def _attempt_timeouts(budget: float) -> tuple[float, float]:
@@ -123,8 +136,13 @@ class BudgetedClient:
         )
 
 
+# Jitter from the kernel on every draw: a generator seeded at import would be copied into every execution
+# environment restored from one SnapStart snapshot, and their retries would fall in step.
+_JITTER = random.SystemRandom()
+
+
 def _jittered_pause(attempt: int) -> float:
-    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311  # nosec B311  # jitter
+    return _JITTER.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
 
 
 @functools.lru_cache(maxsize=1)
@@ -142,3 +160,4 @@ def reset_clients() -> None:
     dynamodb_client.cache_clear()
     secretsmanager_client.cache_clear()
     _raw_client.cache_clear()
+    _session.cache_clear()

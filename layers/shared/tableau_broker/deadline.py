@@ -10,10 +10,9 @@ may wait. When too little time is left for one more attempt, the call is not mad
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from tableau_broker.errors import DependencyUnavailable
@@ -130,11 +129,18 @@ def current_deadline() -> Deadline:
     return deadline if deadline is not None else Deadline.after(DEFAULT_BUDGET_SECONDS)
 
 
-@contextlib.contextmanager
-def deadline_scope(deadline: Deadline) -> Iterator[Deadline]:
-    """Make ``deadline`` the current one for the block (one invocation)."""
-    token = _current.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _current.reset(token)
+class deadline_scope:  # named as the function it replaced: ``with deadline_scope(d):``
+    """Make ``deadline`` the current one for the block (one invocation). A class rather than a generator-based
+    context manager: it runs on every request, and costs a third as much."""
+
+    __slots__ = ("_deadline", "_token")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self._deadline = deadline
+
+    def __enter__(self) -> Deadline:
+        self._token = _current.set(self._deadline)
+        return self._deadline
+
+    def __exit__(self, *_: object) -> None:
+        _current.reset(self._token)

@@ -13,8 +13,8 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 export SAM_CLI_TELEMETRY := 0
 # template.yaml declares one set of resources per additional Tableau site with Fn::ForEach (AWS::LanguageExtensions).
 export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
-# Building needs no python3.13 (layers/shared/Makefile installs wheels for it with the dev venv's pip); running the
-# built functions (`make shipped`, `make invoke`) does: pyenv machines expose it this way.
+# Building and running the built functions (`make shipped`, `make invoke`) need python3.13: it compiles the bytecode
+# that ships (layers/shared/Makefile; the wheels come from the dev venv's pip). pyenv machines expose it this way.
 export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 export LAYER_PIP := $(CURDIR)/$(BIN)/python -m pip
 

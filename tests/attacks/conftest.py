@@ -31,7 +31,9 @@ def module_stack(moto_server_url: str) -> Iterator[BrokerStack]:
     from token_broker import handler
 
     with pytest.MonkeyPatch.context() as patch:
-        stack = build_broker_stack(moto_server_url, patch)
+        # Each case tampers with a stored record and expects the very next request to read it: no tenant cache
+        # (its bound is tests/unit/test_tenant_cache.py's; a cached clean record would simply be served).
+        stack = build_broker_stack(moto_server_url, patch, parameters={"TenantCacheSeconds": "0"})
         issued: dict[tuple[str, str | None], dict[str, str]] = {}
         sign_in = stack.cognito_tokens
 

@@ -401,7 +401,9 @@ def test_logs_never_contain_tokens_secrets_or_authorization_headers(stack: Broke
 
 
 def _emf_lines(output: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+    """Every line that carries metrics: Powertools' metric lines and the `token issued` line with its metric."""
+    lines = (json.loads(line) for line in output.splitlines() if line.startswith("{"))
+    return [line for line in lines if "_aws" in line]
 
 
 def test_metrics_count_tokens_denials_and_dependency_failures(
@@ -410,12 +412,14 @@ def test_metrics_count_tokens_denials_and_dependency_failures(
     from token_broker import handler
 
     capsys.readouterr()
-    stack.invoke(stack.http_event(stack.claims("alice")))
+    with captured_logs() as logs:  # the issued token's metric rides on its log line; denials print their own
+        stack.invoke(stack.http_event(stack.claims("alice")))
+        (issued,) = _emf_lines(logs.getvalue())
     stack.invoke(stack.http_event(stack.claims("carol")))
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
     handler.reset_runtime()
     stack.invoke(stack.http_event(stack.claims("alice")))
-    issued, denied, failed = _emf_lines(capsys.readouterr().out)
+    denied, failed = _emf_lines(capsys.readouterr().out)
 
     assert issued["TokensIssued"] == [1.0]
     assert denied["TokenDenied"] == [1.0]

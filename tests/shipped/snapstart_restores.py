@@ -56,15 +56,11 @@ def restored(event: dict[str, Any], snapshot_random: Any, init_generator: random
 
     random.setstate(snapshot_random)  # undo CPython's reseed at fork: a restore has none
     lambda_runtime_hooks_runner.run_after_restore()
-    carried = {
-        "runtime": handler.runtime.cache_info().currsize,
-        "clients": aws._raw_client.cache_info().currsize,
-        "session": aws._session.cache_info().currsize,
-    }
+    carried = {"runtime": handler.runtime.cache_info().currsize, "clients": aws.built_clients()}
     return {
         "carried_after_restore": carried,
         "jtis": [jti(handler.lambda_handler(event, Context())) for _ in range(INVOCATIONS)],
-        "jitter": [aws._jittered_pause(3) for _ in range(JITTER_DRAWS)],
+        "jitter": [aws.jittered_pause(3) for _ in range(JITTER_DRAWS)],
         "init_generator": [init_generator.random() for _ in range(JITTER_DRAWS)],
     }
 

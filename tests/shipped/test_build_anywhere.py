@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -75,7 +76,7 @@ def test_the_layer_keeps_only_the_aws_models_the_functions_use(built: Path) -> N
         p.read_text(encoding="utf-8")
         for p in (TEMPLATE_PATH.parent / "layers" / "shared" / "tableau_broker").glob("*.py")
     )
-    clients = set(__import__("re").findall(r'BudgetedClient\("([a-z-]+)"', code))
+    clients = set(re.findall(r'BudgetedClient\("([a-z-]+)"', code))
     assert clients == {"dynamodb", "secretsmanager"}  # what the functions create: a new one needs its model kept
 
 

@@ -5,6 +5,7 @@ The same behaviour end to end (API Gateway event, moto, Cognito) is in tests/int
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import jwt
@@ -310,3 +311,19 @@ def test_a_permanent_dependency_failure_is_a_configuration_error(
         world.issue()
     assert not isinstance(raised.value, DependencyUnavailable)
     assert raised.value.reason == f"{dependency}_{code}"
+
+
+def test_the_issued_token_carries_how_long_each_dependency_took(world: World) -> None:
+    """What the `token issued` line reports as dynamodb_ms and secretsmanager_ms (no tracing SDK runs)."""
+    real_get_item = world.dynamodb.get_item
+
+    def get_item_taking_5_ms(**kwargs: Any) -> dict[str, Any]:
+        until = time.perf_counter() + 0.005
+        while time.perf_counter() < until:  # a slow dependency, measured by the broker's own clock
+            pass
+        return real_get_item(**kwargs)
+
+    world.dynamodb.get_item = get_item_taking_5_ms  # type: ignore[method-assign]
+    issued = world.issue()
+    assert issued.dynamodb_ms >= 10.0  # the user and the tenant read, 5 ms each
+    assert 0.0 <= issued.secretsmanager_ms < issued.dynamodb_ms

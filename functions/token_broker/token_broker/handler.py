@@ -124,6 +124,8 @@ def issued_fields(issued: IssuedToken) -> dict[str, object]:
         "jti": minted.jti,
         "scopes": list(minted.scopes),
         "expires_at": minted.expires_at,
+        "dynamodb_ms": issued.dynamodb_ms,
+        "secretsmanager_ms": issued.secretsmanager_ms,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,6 +28,10 @@ class IssuedToken:
     minted: MintedToken
     entitlement: Entitlement
     kid: str  # Tableau's ID of the signing secret, safe to log
+    # Wall time of the entitlement lookup and of the secret lookup (cache hits included), in milliseconds: the
+    # `token issued` line's answer to "which dependency was slow" (the function runs no tracing SDK).
+    dynamodb_ms: float = 0.0
+    secretsmanager_ms: float = 0.0
 
 
 def _dependency_error(exc: Exception, dependency: str) -> Exception:
@@ -75,9 +80,12 @@ class TokenService:
             raise _dependency_error(exc, "secretsmanager") from None
 
     def issue(self, caller: CallerIdentity, requested_scopes: Sequence[str] | None) -> IssuedToken:
+        started = time.perf_counter()
         entitlement = self._entitlement(caller.sub)
+        looked_up = time.perf_counter()
         scopes = effective_scopes(requested_scopes, entitlement, self.settings)
         secret = self._secret(entitlement)
+        signing = time.perf_counter()
         minted = mint_token(
             secret,
             username=entitlement.tableau_username,
@@ -88,4 +96,10 @@ class TokenService:
             clock_skew_seconds=self.settings.clock_skew_seconds,
             on_demand_access=entitlement.on_demand_access,
         )
-        return IssuedToken(minted=minted, entitlement=entitlement, kid=secret.secret_id)
+        return IssuedToken(
+            minted=minted,
+            entitlement=entitlement,
+            kid=secret.secret_id,
+            dynamodb_ms=round((looked_up - started) * 1000, 1),
+            secretsmanager_ms=round((signing - looked_up) * 1000, 1),
+        )

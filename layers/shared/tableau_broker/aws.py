@@ -132,7 +132,7 @@ class BudgetedClient:
             cap_seconds=CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
             max_attempts=MAX_ATTEMPTS,
             retryable=lambda exc: isinstance(exc, ClientError | BotoCoreError) and is_transient(exc),
-            pause_seconds=_jittered_pause,
+            pause_seconds=jittered_pause,
         )
 
 
@@ -141,7 +141,7 @@ class BudgetedClient:
 _JITTER = random.SystemRandom()
 
 
-def _jittered_pause(attempt: int) -> float:
+def jittered_pause(attempt: int) -> float:
     return _JITTER.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
 
 
@@ -153,6 +153,11 @@ def dynamodb_client() -> DynamoDBClient:
 @functools.lru_cache(maxsize=1)
 def secretsmanager_client() -> SecretsManagerClient:
     return cast("SecretsManagerClient", BudgetedClient("secretsmanager"))
+
+
+def built_clients() -> int:
+    """How many boto3 sessions and clients this container holds (0 until the first AWS call; SnapStart checks)."""
+    return _raw_client.cache_info().currsize + _session.cache_info().currsize
 
 
 def reset_clients() -> None:

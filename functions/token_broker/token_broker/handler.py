@@ -156,13 +156,14 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
 
     minted = issued.minted
     # One line: the "token issued" log record and the TokensIssued metric (token_broker.issued_line).
-    rt.issued_line.write(issued_fields(issued), now=rt.clock())
+    now = rt.clock()
+    rt.issued_line.write(issued_fields(issued), now=now)
     return token_response(
         minted,
         tableau_url=issued.entitlement.tableau_url,
         site=issued.entitlement.site,
         scopes=minted.scopes,
-        now=rt.clock(),
+        now=now,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -34,9 +35,9 @@ def www_authenticate(error: Unauthenticated) -> str:
 
 def request_method(event: Mapping[str, Any]) -> str | None:
     context = event.get("requestContext")
-    if isinstance(context, Mapping):
+    if isinstance(context, dict | Mapping):
         http = context.get("http")
-        if isinstance(http, Mapping) and isinstance(http.get("method"), str):
+        if isinstance(http, dict | Mapping) and isinstance(http.get("method"), str):
             return str(http["method"]).upper()
     method = event.get("httpMethod")
     return method.upper() if isinstance(method, str) else None
@@ -93,10 +94,16 @@ def _response(status: int, body: Mapping[str, Any], extra_headers: Mapping[str, 
     }
 
 
+@functools.lru_cache(maxsize=8)
+def _utc_timestamp(seconds: int) -> str:
+    """RFC 3339 UTC; tokens minted in the same second share it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def token_response(
     minted: MintedToken, *, tableau_url: str, site: str, scopes: Sequence[str], now: float
 ) -> dict[str, Any]:
-    expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(minted.expires_at))
+    expires_at = _utc_timestamp(minted.expires_at)
     return _response(
         200,
         {

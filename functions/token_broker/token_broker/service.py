@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 
-@dataclass(frozen=True)
-class IssuedToken:
+# Immutable and built on every request: a NamedTuple costs a fifth of a frozen dataclass.
+class IssuedToken(NamedTuple):
     minted: MintedToken
     entitlement: Entitlement
     kid: str  # Tableau's ID of the signing secret, safe to log

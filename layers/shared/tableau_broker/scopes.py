@@ -10,6 +10,7 @@ Two kinds of token are minted:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -67,11 +68,19 @@ def on_demand_access_unsupported(scopes: Iterable[str]) -> list[str]:
     return sorted(set(scopes) - ON_DEMAND_ACCESS_SCOPES)
 
 
+@functools.lru_cache(maxsize=256)
+def _grantable(granted: tuple[str, ...], enabled_embed: frozenset[str], on_demand_access: bool) -> frozenset[str]:
+    allowed = frozenset(granted) & enabled_embed
+    return allowed & ON_DEMAND_ACCESS_SCOPES if on_demand_access else allowed
+
+
 def grantable_scopes(
     granted: Iterable[str], enabled_embed: frozenset[str], *, on_demand_access: bool
 ) -> frozenset[str]:
     """What a browser may receive: granted to the caller, an enabled embed scope, and (with on-demand access)
-    one of the on-demand access scopes."""
+    one of the on-demand access scopes. The same few combinations recur for every token: computed once each."""
+    if isinstance(granted, tuple):
+        return _grantable(granted, enabled_embed, on_demand_access)
     allowed = frozenset(granted) & enabled_embed
     return allowed & ON_DEMAND_ACCESS_SCOPES if on_demand_access else allowed
 

@@ -290,11 +290,8 @@ function showTokenError(error) {
 }
 
 function showVizError(error) {
-  let text = `${error.errorCode}: ${error.message}`;
-  if (error.tableauCode !== null) {
-    text += ` Tableau error ${error.tableauCode}${error.tableauMessage ? `: ${error.tableauMessage}` : ""}`;
-  }
-  showError(ui.vizError, text);
+  const said = error.tableauMessage ? ` Tableau says: ${error.tableauMessage}` : "";
+  showError(ui.vizError, `${error.errorCode}: ${error.message}${said}`);
   describeError(ui.vizError, error);
   ui.vizError.dataset.tableauCode = error.tableauCode ?? "";
   setStatus(error.kind === "auth_failed" ? "Tableau refused the token." : "The view did not load.", "error");

@@ -79,8 +79,9 @@ class RouteFaults:
         route, retry_after, count = body.get("route"), body.get("retry_after"), body.get("count", 1)
         if route not in route_keys:
             return _json(400, {"message": f"route must be one of {sorted(route_keys)}"})
-        if not _int_between(retry_after, 0, MAX_RETRY_AFTER_SECONDS) or not _int_between(count, 1, 100):
+        if not (_int_between(retry_after, 0, MAX_RETRY_AFTER_SECONDS) and _int_between(count, 1, 100)):
             return _json(400, {"message": "retry_after must be 0..3600 seconds and count 1..100"})
+        assert isinstance(retry_after, int) and isinstance(count, int)  # nosec B101  # narrowing after the check
         self.inject(str(route), retry_after_seconds=retry_after, count=count)
         return _json(200, self.snapshot())
 

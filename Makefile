@@ -19,7 +19,7 @@ export PYENV_VERSION ?= 3.11.7:3.12.1:3.13.0
 export LAYER_PIP := $(CURDIR)/$(BIN)/python -m pip
 
 .PHONY: help install lint typecheck template-lint security-scan unit cli integration e2e build-check shipped invoke test build \
-	deploy deploy-guided env-file demo rotate bench security-figures clean
+	deploy deploy-guided env-file demo rotate bench security-figures clean js-test js-pack
 
 help:
 	@echo "make demo       run the whole flow locally (embedded AWS, local API, Tableau emulator, demo page)"
@@ -34,6 +34,8 @@ help:
 	@echo "make cli        the operator CLI's tests (moto in-process)"
 	@echo "make integration  the broker and rotation handlers against moto server"
 	@echo "make e2e        end-to-end tests against the local stack"
+	@echo "make js-test    the browser package: node --test, npm pack + a TypeScript consumer, the React example"
+	@echo "make js-pack    the browser package's tarball in dist/"
 	@echo "make build-check  sam build into .aws-sam/check, exactly as a deploy builds"
 	@echo "make build      sam build (any Python 3.11+; the layer is built for python3.13 on arm64)"
 	@echo "make shipped    run every sample event through the built functions (python3.13 + awslambdaric)"
@@ -107,8 +109,18 @@ EVENT ?= events/token_broker/http_api_valid.json
 invoke: $(VENV)/.installed
 	$(BIN)/python -m local_stack.invoke $(FUNCTION) $(EVENT)
 
-test: lint typecheck template-lint security-scan build-check
+test: js-test lint typecheck template-lint security-scan build-check
 	$(BIN)/pytest
+
+# The browser package (clients/browser, README "The SPA side"). npm ci needs nothing but the npm registry.
+CLIENT := clients/browser
+NPM_CI := npm ci --no-audit --no-fund --ignore-scripts
+js-test:
+	cd $(CLIENT) && $(NPM_CI) && npm test
+	cd $(CLIENT)/examples/react && $(NPM_CI) && npm run typecheck
+
+js-pack:
+	mkdir -p dist && cd $(CLIENT) && $(NPM_CI) && npm pack --pack-destination $(CURDIR)/dist
 
 build: install
 	$(SAM) build

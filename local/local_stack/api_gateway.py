@@ -21,6 +21,7 @@ import jwt
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
+from local_stack.route_faults import FAULTS_PATH, RouteFaults
 from sam_local.lambda_runtime import LocalFunction
 from sam_local.template import Tag, Template
 
@@ -40,6 +41,7 @@ class Cors:
     allow_origins: frozenset[str]
     allow_methods: frozenset[str]
     allow_headers: frozenset[str]
+    expose_headers: frozenset[str]
     max_age: int
     allow_credentials: bool
 
@@ -97,8 +99,10 @@ class LocalHttpApi:
         jwks_url: str,
         api_logical_id: str = "HttpApi",
         clock: Clock = time.time,
+        faults: RouteFaults | None = None,
     ) -> None:
         self._clock = clock
+        self.faults = faults  # local-only test control (route_faults.py); None: no /_local/faults endpoint
         props = template.properties(api_logical_id)
         defaults = {k: v for k, v in template.parameter_defaults().items() if v is not None}
         resolved = template.resolve(props, {**defaults, **refs})
@@ -118,6 +122,7 @@ class LocalHttpApi:
             allow_origins=frozenset(cors.get("AllowOrigins", [])),
             allow_methods=frozenset(m.upper() for m in cors.get("AllowMethods", [])),
             allow_headers=frozenset(h.lower() for h in cors.get("AllowHeaders", [])),
+            expose_headers=frozenset(h.lower() for h in cors.get("ExposeHeaders", [])),
             max_age=int(cors.get("MaxAge", 0)),
             allow_credentials=bool(cors.get("AllowCredentials", False)),
         )
@@ -184,13 +189,18 @@ class LocalHttpApi:
 
     def dispatch(self, request: Request) -> Response:
         origin = request.headers.get("Origin")
+        if self.faults is not None and request.path == FAULTS_PATH:
+            return self.faults.admin(request, self.routes)
         if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
             return self._preflight(request, origin)
         route = self.routes.get(f"{request.method} {request.path}")
+        injected = None if route is None or self.faults is None else self.faults.arrive(route.key)
         if route is None:
             response = _json(404, {"message": "Not Found"})
         elif route.bucket is not None and not route.bucket.take():
             response = _json(429, {"message": "Too Many Requests"})
+        elif injected is not None:
+            response = self._to_response(injected)
         else:
             response = self._invoke(route, request)
         if self.cors.origin_allowed(origin):
@@ -198,6 +208,8 @@ class LocalHttpApi:
             response.headers["Vary"] = "Origin"
             if self.cors.allow_credentials:
                 response.headers["Access-Control-Allow-Credentials"] = "true"
+            if self.cors.expose_headers:  # API Gateway adds it to every CORS response, not to preflights
+                response.headers["Access-Control-Expose-Headers"] = ",".join(sorted(self.cors.expose_headers))
         return response
 
     def _preflight(self, request: Request, origin: str | None) -> Response:

@@ -13,6 +13,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# The page runs on the browser package's own source (clients/browser), served as it ships: no build step.
+CLIENT_PREFIX = "/client/"
+CLIENT_DIR = Path(__file__).resolve().parents[2] / "clients" / "browser" / "src"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
 
@@ -29,8 +32,11 @@ def demo_app(config: Mapping[str, Any]) -> Any:
         if request.path == "/config.json":
             response = Response(config_body, content_type="application/json", headers={"Cache-Control": "no-store"})
         else:
-            name = "index.html" if request.path in ("", "/") else request.path.lstrip("/")
-            path = safe_join(str(STATIC_DIR), name)
+            if request.path.startswith(CLIENT_PREFIX):
+                root, name = CLIENT_DIR, request.path.removeprefix(CLIENT_PREFIX)
+            else:
+                root, name = STATIC_DIR, "index.html" if request.path in ("", "/") else request.path.lstrip("/")
+            path = safe_join(str(root), name)
             if path is None or not Path(path).is_file():
                 response = Response("Not found", status=404, content_type="text/plain")
             else:

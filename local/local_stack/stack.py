@@ -19,6 +19,7 @@ import boto3
 from local_stack.api_gateway import LocalHttpApi
 from local_stack.demo_server import BackgroundServer, demo_app
 from local_stack.rotate import ADMIN_SECRET_NAME, admin_secret_json, create_admin_secret
+from local_stack.route_faults import FAULTS_PATH, RouteFaults
 from sam_local import aws_resources
 from sam_local.lambda_runtime import route_logs_to_file
 from sam_local.process_env import configure_process, local_aws_environment
@@ -70,6 +71,7 @@ class Ports:
 @dataclass
 class StackInfo:
     api_url: str
+    api_faults_url: str  # local-only test control: the next calls of a route answer 503 (route_faults.py)
     aws_endpoint_url: str
     region: str
     user_pool_id: str
@@ -282,13 +284,14 @@ class LocalStack:
     def _serve(self, provisioned: Provisioned, seeded: Seeded, broker: BrokerConfiguration) -> StackInfo:
         """The local HTTP API running the broker, and the demo page with its real configuration."""
         _route_broker_logs(self.log_file)
-        api = LocalHttpApi(self.template, broker.refs, jwks_url=broker.jwks_url)
+        api = LocalHttpApi(self.template, broker.refs, jwks_url=broker.jwks_url, faults=RouteFaults())
         api_server = BackgroundServer("api", api, self.ports.api)
         self._servers.append(api_server)
         tableau_url = provisioned.tableau.url
         demo_url = provisioned.demo_placeholder.url
         info = StackInfo(
             api_url=f"{api_server.url}/token",
+            api_faults_url=f"{api_server.url}{FAULTS_PATH}",
             aws_endpoint_url=provisioned.moto_url,
             region=REGION,
             user_pool_id=seeded.pool.pool_id,

@@ -13,6 +13,7 @@ from .rest import rest_bp
 from .state import (
     FAULT_KINDS,
     FAULT_OPERATIONS,
+    TOKEN_EXPIRED,
     EmbedSession,
     EmulatorError,
     EmulatorState,
@@ -117,6 +118,11 @@ def embed_signin() -> Response:
 
     state = current_state()
     fault = state.take_fault("embed_signin")
+    if fault == TOKEN_EXPIRED:
+        expired = JwtRejectedError("expired", "the token expired before it was redeemed (injected fault)")
+        resp = jsonify({"result": {"errors": [expired.to_json()]}})
+        resp.status_code = 401
+        return _cors(resp, credentials=True)
     if fault is not None:
         return _cors(fault_response(fault, rest=False), credentials=True)
     body = request.get_json(silent=True, force=True)

@@ -7,6 +7,8 @@ session the broker's JWT opened. A wrong tenant, a missing entitlement or a tamp
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,16 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, ConsoleMessage, FrameLocator, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    FrameLocator,
+    Page,
+    Playwright,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -261,3 +272,139 @@ def test_wrong_password_shows_signin_error(page: Page, local_stack: dict[str, An
     expect(page.locator("#claims")).to_be_hidden()
     expect(page.locator("tableau-viz")).to_have_count(0)
     assert token_calls == []
+
+
+# --- the browser package (clients/browser) in the page: retries, a refused token, typed errors ---------------
+
+
+class TokenAnswers:
+    """Every answer the page gets from ``POST /token``: status and body."""
+
+    def __init__(self, page: Page, api_url: str) -> None:
+        self.answers: list[tuple[int, dict[str, Any]]] = []
+        page.on("response", self._record)
+        self._api_url = api_url
+
+    def _record(self, response: Response) -> None:
+        if response.url == self._api_url and response.request.method == "POST":
+            self.answers.append((response.status, response.json()))
+
+    def statuses(self) -> list[int]:
+        return [status for status, _ in self.answers]
+
+    def tokens(self) -> list[str]:
+        return [body["token"] for status, body in self.answers if status == 200]
+
+
+@pytest.fixture
+def route_faults(local_stack: dict[str, Any]) -> Iterator[str]:
+    """The local API's test control (local_stack/route_faults.py), cleared after the test."""
+    url: str = local_stack["api_faults_url"]
+    requests.delete(url, timeout=5).raise_for_status()
+    yield url
+    requests.delete(url, timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def emulator_faults(local_stack: dict[str, Any]) -> Iterator[str]:
+    url = f"{local_stack['tableau_url']}/_emulator/faults"
+    requests.delete(url, timeout=5).raise_for_status()
+    yield url
+    requests.delete(url, timeout=5).raise_for_status()
+
+
+def click_sign_in(page: Page, stack: dict[str, Any], who: dict[str, Any]) -> None:
+    open_demo(page, stack)
+    page.locator(f'[data-demo-user="{who["username"]}"]').click()
+    expect(page.locator("#username")).to_have_value(who["username"])
+    page.locator("#sign-in").click()
+
+
+def jti(token: str) -> str:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["jti"])
+
+
+def test_broker_503_with_retry_after_is_retried_and_the_view_loads(
+    page: Page, console: ConsoleLog, local_stack: dict[str, Any], route_faults: str
+) -> None:
+    # Given the broker answers the next two token requests 503 with Retry-After: 2
+    retry_after = 2
+    fault = {"route": "POST /token", "retry_after": retry_after, "count": 2}
+    requests.post(route_faults, json=fault, timeout=5).raise_for_status()
+    who = user(local_stack, tenant="globex")
+    answers = TokenAnswers(page, local_stack["api_url"])
+
+    # When the user signs in
+    click_sign_in(page, local_stack, who)
+
+    # Then the page waited as asked, asked a third time and the view shows the user's rows
+    frame = viz_frame(page)
+    expect(frame.locator("#row-count")).to_be_visible(timeout=TIMEOUT_MS + 2 * retry_after * 1000)
+    assert set(tenants_in_view(frame)) == {who["tenant"]}
+    assert answers.statuses() == [503, 503, 200]
+    assert all(body["error"]["code"] == "dependency_unavailable" for _, body in answers.answers[:2])
+    expect(page.locator("#token-error")).to_be_hidden()
+    expect(page.locator("#viz-error")).to_be_hidden()
+    arrivals = requests.get(route_faults, timeout=5).json()["arrivals"]["POST /token"]
+    assert len(arrivals) == 3
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    # Retry-After was read (the API exposes it to the page) and honoured: the fallback would wait 1 s only.
+    assert all(gap >= retry_after for gap in gaps), gaps
+    assert_no_token_logged(console, answers.tokens()[0])
+
+
+def test_refused_token_is_replaced_once_and_the_view_loads(
+    page: Page, console: ConsoleLog, local_stack: dict[str, Any], emulator_faults: str
+) -> None:
+    # Given Tableau refuses the next embed sign-in as an expired token (code 16)
+    requests.post(emulator_faults, json={"embed_signin": "token_expired", "count": 1}, timeout=5).raise_for_status()
+    who = user(local_stack, tenant="acme")
+    answers = TokenAnswers(page, local_stack["api_url"])
+    signed_in_before = {s["jti"] for s in embed_signins(local_stack)}
+
+    # When the user signs in
+    click_sign_in(page, local_stack, who)
+
+    # Then the page fetched one new token, Tableau accepted it, and the view shows the user's rows only
+    frame = viz_frame(page)
+    expect(frame.locator("#row-count")).to_be_visible()
+    assert set(tenants_in_view(frame)) == {who["tenant"]}
+    assert answers.statuses() == [200, 200]
+    first, second = answers.tokens()
+    assert jti(first) != jti(second)
+    assert page.locator("tableau-viz").get_attribute("token") == second
+    expect(page.locator("tableau-viz")).to_have_count(1)
+    new_signins = {s["jti"] for s in embed_signins(local_stack)} - signed_in_before
+    assert new_signins == {jti(second)}, "Tableau redeemed the refused token, or not the new one"
+    assert requests.get(emulator_faults, timeout=5).json()["faults"] == {}, "the refusal was not used"
+    expect(page.locator("#viz-error")).to_be_hidden()
+    for token in (first, second):
+        assert_no_token_logged(console, token)
+
+
+def test_unentitled_user_gets_a_typed_not_entitled_error_and_no_view(page: Page, local_stack: dict[str, Any]) -> None:
+    who = user(local_stack, entitled=False)
+    answers = TokenAnswers(page, local_stack["api_url"])
+    tableau_requests: list[str] = []
+    page.on("request", lambda r: tableau_requests.append(r.url) if "/auth/embed/" in r.url else None)
+    page.add_init_script(
+        "new MutationObserver(() => { if (document.querySelector('tableau-viz')) window.__vizCreated = true; })"
+        ".observe(document, { childList: true, subtree: true });"
+    )
+
+    click_sign_in(page, local_stack, who)
+
+    error = page.locator("#token-error")
+    expect(error).to_be_visible()
+    expect(error).to_have_attribute("data-error-name", "TokenBrokerError")
+    expect(error).to_have_attribute("data-error-kind", "not_entitled")
+    expect(error).to_have_attribute("data-error-status", "403")
+    expect(error).to_have_attribute("data-error-code", "not_entitled")
+    expect(error).to_contain_text("not_entitled")
+    assert answers.statuses() == [403], "a 403 is not retried"
+    expect(page.locator("tableau-viz")).to_have_count(0)
+    assert page.evaluate("window.__vizCreated === true") is False, "a <tableau-viz> was created"
+    assert tableau_requests == []
+    assert frames_with_rows(page) == []

@@ -1,8 +1,9 @@
 """One version and one licence: pyproject.toml's, reported by the installed package, the template's Serverless
-Application Repository metadata and the latest release in CHANGELOG.md."""
+Application Repository metadata, the browser package (clients/browser) and the latest release in CHANGELOG.md."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from importlib import metadata
@@ -52,6 +53,15 @@ def test_changelog_latest_release_is_the_version() -> None:
     assert releases[0][0] == project()["version"]
     as_tuples = [tuple(int(part) for part in version.split(".")) for version, _ in releases]
     assert as_tuples == sorted(as_tuples, reverse=True), "releases newest first"
+
+
+def test_browser_package_has_the_version_and_licence() -> None:
+    browser = REPO_ROOT / "clients" / "browser"
+    manifest = json.loads((browser / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((browser / "package-lock.json").read_text(encoding="utf-8"))
+    versions = {manifest["version"], lock["version"], lock["packages"][""]["version"]}
+    assert versions == {project()["version"]} == {str(application()["SemanticVersion"])}
+    assert manifest["license"] == project()["license"]
 
 
 def test_installed_package_reports_the_version() -> None:

@@ -1,6 +1,9 @@
 // The local stack's demo page: Cognito sign-in -> POST /token (the broker) -> <tableau-viz>.
-// Plain ES module, no build step, no dependencies. Tokens are kept in memory only and are never logged
-// or displayed whole: the page shows the decoded header and payload, never the signature.
+// Plain ES module, no build step. The token request and the embedded view go through the browser package
+// (clients/browser, served from its source at /client/). Tokens are never logged or displayed whole: the page
+// shows the decoded header and payload, never the signature.
+
+import { TableauEmbedError, TokenBrokerError, createTokenClient, embedView, viewUrl } from "/client/index.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,7 +33,7 @@ const ui = {
 let config = null;
 let embeddingLibrary = null; // the import() promise: the library is loaded once
 // One sign-in "session" of the page. `generation` lets late answers of a previous session be ignored.
-const session = { generation: 0, username: null, idToken: null, issued: null, expiryTimer: null };
+const session = { generation: 0, username: null, idToken: null, client: null, controller: null, expiryTimer: null };
 
 // --- small helpers -------------------------------------------------------------------------------------
 
@@ -178,9 +181,10 @@ async function onSignIn(event) {
     if (generation !== session.generation) return;
     session.username = username;
     session.idToken = idToken;
+    session.client = tokenClient();
     ui.password.value = "";
     ui.signOut.disabled = false;
-    await requestToken(generation);
+    await loadView({ tampered: false });
   } catch (error) {
     if (generation !== session.generation) return;
     if (error instanceof SignInError) {
@@ -194,67 +198,16 @@ async function onSignIn(event) {
   }
 }
 
-// --- 2. The broker: POST /token ------------------------------------------------------------------------
+// --- 2 and 3. The token and the embedded view, through the browser package -------------------------------
 
-async function requestToken(generation) {
-  setStatus("Signed in. Asking the broker for a Tableau token…");
-  let response;
-  let body;
-  try {
-    response = await fetch(config.apiUrl, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${session.idToken}`, "Content-Type": "application/json" },
-      body: "{}",
-    });
-    body = await readJson(response);
-  } catch (error) {
-    if (generation !== session.generation) return;
-    showTokenError(`The broker is unreachable (${error.message}).`);
-    return;
-  }
-  if (generation !== session.generation) return;
-  if (!response.ok || !body.token) {
-    const code = (body.error && body.error.code) || "error";
-    const message = (body.error && body.error.message) || body.message || response.statusText;
-    showTokenError(`${response.status} ${code}: ${message}`);
-    return;
-  }
-  session.issued = body;
-  showToken(body);
-  await renderViz(body.token, { tampered: false });
+function tokenClient() {
+  return createTokenClient({
+    endpoint: config.apiUrl,
+    getToken: async () => session.idToken,
+    onRetry: ({ status, delayMs, attempt }) =>
+      setStatus(`The broker answered ${status}; retry ${attempt} in ${delayMs / 1000} s…`, "warn"),
+  });
 }
-
-function showTokenError(text) {
-  ui.tokenPlaceholder.hidden = true;
-  ui.tokenDetails.hidden = true;
-  showError(ui.tokenError, `No token. ${text}`);
-  clearViz();
-  setStatus("The broker refused to issue a token.", "error");
-}
-
-function showToken(issued) {
-  const { header, payload } = decodeJwt(issued.token);
-  ui.tokenPlaceholder.hidden = true;
-  showError(ui.tokenError, "");
-  ui.signedInAs.textContent = session.username;
-  ui.scopes.textContent = (issued.scopes || []).join(", ");
-  ui.tableauTarget.textContent = `${issued.tableau.url} · site ${issued.tableau.site}`;
-  ui.claimsHeader.textContent = JSON.stringify(header, null, 2);
-  ui.claimsPayload.textContent = JSON.stringify(payload, null, 2);
-  ui.tokenDetails.hidden = false;
-  const expiresAt = Date.now() + issued.expires_in * 1000;
-  const tick = () => {
-    const left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
-    const when = left > 0 ? `in ${Math.floor(left / 60)} min ${left % 60} s` : "expired";
-    ui.expiry.textContent = `${issued.expires_at} (${when})`;
-    if (left === 0) clearInterval(session.expiryTimer);
-  };
-  clearInterval(session.expiryTimer);
-  tick();
-  session.expiryTimer = setInterval(tick, 1000);
-}
-
-// --- 3. The embedded view -------------------------------------------------------------------------------
 
 function loadEmbeddingLibrary() {
   if (!embeddingLibrary) {
@@ -266,63 +219,105 @@ function loadEmbeddingLibrary() {
   return embeddingLibrary;
 }
 
-function viewUrl(tableau) {
-  const base = tableau.url.replace(/\/+$/, "");
-  const path = [config.tableau.workbook, config.tableau.view].map(encodeURIComponent).join("/");
-  return `${base}/t/${encodeURIComponent(tableau.site)}/views/${path}`;
-}
-
-async function renderViz(token, { tampered }) {
+/** Fetch a token and embed the view. `tampered`: every token the view gets has one signature character changed. */
+async function loadView({ tampered }) {
   const generation = session.generation;
   showError(ui.vizError, "");
   try {
     await loadEmbeddingLibrary();
-  } catch (error) {
+  } catch {
     if (generation !== session.generation) return;
     showError(ui.vizError, `Could not load the Tableau Embedding API from ${config.tableau.embeddingScript}.`);
     setStatus("The embedding library did not load.", "error");
     return;
   }
   if (generation !== session.generation) return;
-  const viz = document.createElement("tableau-viz");
-  viz.id = "viz";
-  viz.dataset.tampered = String(tampered);
-  viz.setAttribute("src", viewUrl(session.issued.tableau));
-  viz.setAttribute("token", token);
-  viz.setAttribute("toolbar", "hidden");
-  viz.setAttribute("width", "100%");
-  viz.setAttribute("height", "460px");
-  viz.addEventListener("vizloaderror", onVizLoadError);
-  viz.addEventListener("firstinteractive", () => setStatus("The view is interactive."));
-  ui.vizContainer.replaceChildren(viz); // replaces any previous viz
-  ui.tamper.disabled = false;
+  // The page shows each token the view gets (decoded, without its signature): a TokenSource around the client.
+  const shownTokens = {
+    fetchToken: async (options) => {
+      const issued = await session.client.fetchToken(options);
+      if (generation === session.generation) showToken(issued);
+      return tampered ? { ...issued, token: tamperedCopy(issued.token) } : issued;
+    },
+  };
   setStatus(
     tampered
-      ? "Loading the view with a tampered token (one signature character changed)…"
-      : "Token issued. The embedded view redeems it to sign in to Tableau.",
+      ? "Loading the view with tampered tokens (one signature character changed)…"
+      : "Signed in. Asking the broker for a Tableau token…",
+  );
+  try {
+    const view = await embedView(ui.vizContainer, {
+      client: shownTokens,
+      kind: "viz",
+      src: (target) => viewUrl(target, `${config.tableau.workbook}/${config.tableau.view}`),
+      attributes: { id: "viz", "data-tampered": String(tampered), toolbar: "hidden", width: "100%", height: "460px" },
+      signal: session.controller.signal,
+    });
+    view.element.addEventListener("firstinteractive", () => setStatus("The view is interactive."));
+    ui.tamper.disabled = false;
+    setStatus("Token issued. The embedded view redeemed it to sign in to Tableau.");
+  } catch (error) {
+    if (generation !== session.generation) return;
+    if (error instanceof TokenBrokerError) showTokenError(error);
+    else if (error instanceof TableauEmbedError) showVizError(error);
+    else setStatus(`Unexpected error: ${error.message}`, "error");
+  }
+}
+
+/** The error's type, kind, status and code, for people (text) and for tests (data attributes). */
+function describeError(element, error) {
+  Object.assign(element.dataset, {
+    errorName: error.name,
+    errorKind: error.kind,
+    errorStatus: String(error.status ?? ""),
+    errorCode: String(error.code ?? error.errorCode ?? ""),
+  });
+}
+
+function showTokenError(error) {
+  ui.tokenPlaceholder.hidden = true;
+  ui.tokenDetails.hidden = true;
+  clearViz();
+  const status = error.status === null ? "" : `${error.status} `;
+  showError(ui.tokenError, `No token. ${status}${error.code}: ${error.message}`);
+  describeError(ui.tokenError, error);
+  setStatus(
+    error.kind === "unavailable"
+      ? "The broker is unavailable; the retries allowed were used. Try again later."
+      : "The broker refused to issue a token.",
+    "error",
   );
 }
 
-function onVizLoadError(event) {
-  const detail = event.detail || {};
-  const errorCode = detail.errorCode || "unknown-error";
-  let text = `${errorCode}: the view could not be loaded.`;
-  try {
-    // The library passes {"statusCode": ..., "errorMessage": "<Tableau's response body>"}.
-    const { statusCode, errorMessage } = JSON.parse(detail.message);
-    let reason = errorMessage;
-    try {
-      const first = JSON.parse(errorMessage).result.errors[0];
-      reason = `Tableau error ${first.code}${first.message ? `: ${first.message}` : ""}`;
-    } catch {
-      // not Tableau's JSON error shape: show the text as it is
-    }
-    text = `${errorCode}: Tableau refused the sign-in (HTTP ${statusCode}). ${reason}`;
-  } catch {
-    if (detail.message) text = `${errorCode}: ${String(detail.message).slice(0, 300)}`;
-  }
-  showError(ui.vizError, text);
-  setStatus("Tableau refused the token.", "error");
+function showVizError(error) {
+  const said = error.tableauMessage ? ` Tableau says: ${error.tableauMessage}` : "";
+  showError(ui.vizError, `${error.errorCode}: ${error.message}${said}`);
+  describeError(ui.vizError, error);
+  ui.vizError.dataset.tableauCode = error.tableauCode ?? "";
+  setStatus(error.kind === "auth_failed" ? "Tableau refused the token." : "The view did not load.", "error");
+}
+
+function showToken(issued) {
+  const { header, payload } = decodeJwt(issued.token);
+  ui.tokenPlaceholder.hidden = true;
+  showError(ui.tokenError, "");
+  ui.signedInAs.textContent = session.username;
+  ui.scopes.textContent = issued.scopes.join(", ");
+  ui.tableauTarget.textContent = `${issued.tableauUrl} · site ${issued.site}`;
+  ui.claimsHeader.textContent = JSON.stringify(header, null, 2);
+  ui.claimsPayload.textContent = JSON.stringify(payload, null, 2);
+  ui.tokenDetails.hidden = false;
+  const expiresAt = issued.expiresAt.getTime();
+  const shownAt = issued.expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z"); // the broker's own format
+  const tick = () => {
+    const left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
+    const when = left > 0 ? `in ${Math.floor(left / 60)} min ${left % 60} s` : "expired";
+    ui.expiry.textContent = `${shownAt} (${when})`;
+    if (left === 0) clearInterval(session.expiryTimer);
+  };
+  clearInterval(session.expiryTimer);
+  tick();
+  session.expiryTimer = setInterval(tick, 1000);
 }
 
 function clearViz() {
@@ -332,8 +327,8 @@ function clearViz() {
 }
 
 function onTamper() {
-  if (!session.issued) return;
-  renderViz(tamperedCopy(session.issued.token), { tampered: true });
+  if (!session.client) return;
+  loadView({ tampered: true });
 }
 
 // --- sign-out -------------------------------------------------------------------------------------------
@@ -341,8 +336,18 @@ function onTamper() {
 function resetSession() {
   session.generation += 1;
   clearInterval(session.expiryTimer);
-  Object.assign(session, { username: null, idToken: null, issued: null, expiryTimer: null });
+  session.controller?.abort(); // cancels a token request, a Retry-After wait or a sign-in still running
+  Object.assign(session, {
+    username: null,
+    idToken: null,
+    client: null,
+    controller: new AbortController(),
+    expiryTimer: null,
+  });
   for (const element of [ui.signinError, ui.tokenError]) showError(element, "");
+  for (const element of [ui.tokenError, ui.vizError]) {
+    for (const key of Object.keys(element.dataset)) delete element.dataset[key];
+  }
   ui.tokenDetails.hidden = true;
   ui.tokenPlaceholder.hidden = false;
   for (const element of [ui.claimsHeader, ui.claimsPayload, ui.expiry, ui.scopes, ui.signedInAs, ui.tableauTarget]) {

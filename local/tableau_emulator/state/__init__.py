@@ -11,7 +11,7 @@ stack) that seeds and inspects it.
 from .allowlist import frame_ancestors, origin_allowed, origin_matches, validate_domain_pattern
 from .emulator_state import DEFAULT_REST_TOKEN_TTL_SECONDS, EmulatorState
 from .errors import EmulatorError, InvalidDomainAllowlistError, NotFoundError, SecretLimitExceededError
-from .faults import FAULT_KINDS, FAULT_OPERATIONS
+from .faults import FAULT_KINDS, FAULT_OPERATIONS, TOKEN_EXPIRED
 from .records import (
     DEFAULT_WORKBOOKS,
     MAX_SECRETS_PER_APP,
@@ -42,6 +42,7 @@ __all__ = [
     "FAULT_OPERATIONS",
     "MAX_SECRETS_PER_APP",
     "SITE_ADMIN_ROLES",
+    "TOKEN_EXPIRED",
     "AppView",
     "ConnectedAppInfo",
     "DemoRow",

@@ -33,7 +33,12 @@ FAULT_KINDS: Final[Mapping[str, int]] = {
     "rate_limited": 429,
     "server_error": 500,
     "server_error_after_commit": 500,
+    "token_expired": 401,
 }
+
+#: ``token_expired`` (embed sign-in only) answers exactly as Tableau does for a token that expired before the viz
+#: redeemed it (rule ``expired``, code 16) without looking at the token: a client must fetch a new one.
+TOKEN_EXPIRED: Final = "token_expired"
 
 
 @dataclass
@@ -48,6 +53,8 @@ def check_fault(operation: str, kind: str, count: int | None) -> None:
         raise EmulatorError(f"unknown fault operation {operation!r}; known: {sorted(FAULT_OPERATIONS)}")
     if kind not in FAULT_KINDS:
         raise EmulatorError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
+    if kind == TOKEN_EXPIRED and operation != "embed_signin":
+        raise EmulatorError(f"fault kind {TOKEN_EXPIRED!r} applies to 'embed_signin' only")
     if count is not None and count < 1:
         raise EmulatorError("count must be >= 1 (or None for 'until cleared')")
 

@@ -33,7 +33,7 @@ FAULT_KINDS: Final[Mapping[str, int]] = {
     "rate_limited": 429,
     "server_error": 500,
     "server_error_after_commit": 500,
-    "token_expired": 401,
+    "token_expired": 401,  # nosec B105  # a fault's name, not a credential
 }
 
 #: ``token_expired`` (embed sign-in only) answers exactly as Tableau does for a token that expired before the viz

@@ -12,9 +12,7 @@ from typing import Any
 
 from tableau_broker.errors import BrokerError, DependencyUnavailable, InvalidRequest, MethodNotAllowed, Unauthenticated
 from tableau_broker.scopes import is_scope_request
-from tableau_broker.tableau_jwt import MintedToken
-
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder, not one per response
+from tableau_broker.tableau_jwt import COMPACT_JSON, MintedToken
 
 TOKEN_TYPE = "tableau-connected-app-jwt"  # nosec B105  # the response's token_type label, not a credential
 BASE_HEADERS = {
@@ -35,9 +33,9 @@ def www_authenticate(error: Unauthenticated) -> str:
 
 def request_method(event: Mapping[str, Any]) -> str | None:
     context = event.get("requestContext")
-    if isinstance(context, dict | Mapping):
+    if isinstance(context, Mapping):
         http = context.get("http")
-        if isinstance(http, dict | Mapping) and isinstance(http.get("method"), str):
+        if isinstance(http, Mapping) and isinstance(http.get("method"), str):
             return str(http["method"]).upper()
     method = event.get("httpMethod")
     return method.upper() if isinstance(method, str) else None
@@ -89,7 +87,7 @@ def _response(status: int, body: Mapping[str, Any], extra_headers: Mapping[str, 
     return {
         "statusCode": status,
         "headers": {**BASE_HEADERS, **(extra_headers or {})},
-        "body": _COMPACT_JSON.encode(body),
+        "body": COMPACT_JSON.encode(body),
         "isBase64Encoded": False,
     }
 

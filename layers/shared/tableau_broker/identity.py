@@ -72,10 +72,10 @@ def _claims_from_event(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     Events without an authorizer block take the bearer path.
     """
     context = event.get("requestContext")
-    if not isinstance(context, dict | Mapping) or "authorizer" not in context:
+    if not isinstance(context, Mapping) or "authorizer" not in context:
         return None
     authorizer = context["authorizer"]
-    if not isinstance(authorizer, dict | Mapping):
+    if not isinstance(authorizer, Mapping):
         raise Unauthenticated("malformed_authorizer")
     has_v2, has_v1 = "jwt" in authorizer, "claims" in authorizer
     if has_v2 and has_v1:
@@ -86,8 +86,8 @@ def _claims_from_event(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if (has_v2 and version != "2.0") or (has_v1 and version != "1.0"):
         raise Unauthenticated("authorizer_version_mismatch")
     section = authorizer["jwt"] if has_v2 else authorizer
-    claims = section.get("claims") if isinstance(section, dict | Mapping) else None
-    if not isinstance(claims, dict | Mapping) or not claims:
+    claims = section.get("claims") if isinstance(section, Mapping) else None
+    if not isinstance(claims, Mapping) or not claims:
         raise Unauthenticated("malformed_authorizer")
     return claims
 

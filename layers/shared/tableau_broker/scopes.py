@@ -79,10 +79,7 @@ def grantable_scopes(
 ) -> frozenset[str]:
     """What a browser may receive: granted to the caller, an enabled embed scope, and (with on-demand access)
     one of the on-demand access scopes. The same few combinations recur for every token: computed once each."""
-    if isinstance(granted, tuple):
-        return _grantable(granted, enabled_embed, on_demand_access)
-    allowed = frozenset(granted) & enabled_embed
-    return allowed & ON_DEMAND_ACCESS_SCOPES if on_demand_access else allowed
+    return _grantable(tuple(granted), enabled_embed, on_demand_access)
 
 
 def is_scope_request(value: Any) -> TypeGuard[list[str]]:

@@ -63,7 +63,7 @@ def new_jti() -> str:
 
 def check_attribute_name(name: str) -> None:
     """Reject names that would shadow a registered/header claim or enter Tableau's claim namespace."""
-    if name in _CHECKED_NAMES:
+    if isinstance(name, str) and name in _CHECKED_NAMES:
         return
     _check_attribute_name(name)
     if len(_CHECKED_NAMES) < _MAX_CHECKED_NAMES:
@@ -154,7 +154,8 @@ def mint_token(
     return MintedToken(token=token, jti=jti, issued_at=issued_at, expires_at=expires_at, scopes=tuple(scope_list))
 
 
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=...) builds one per call
+# Compact JSON (what JWS segments and the API's bodies use); json.dumps(..., separators=...) builds one per call.
+COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _base64url(data: bytes) -> bytes:
@@ -175,7 +176,7 @@ def encode_hs256(claims: Mapping[str, Any], secret: ConnectedAppSecret) -> str:
     signing_input = b".".join(
         (
             _header_segment(secret.secret_id, secret.client_id),
-            _base64url(_COMPACT_JSON.encode(claims).encode()),
+            _base64url(COMPACT_JSON.encode(claims).encode()),
         )
     )
     signature = hmac.digest(secret.secret_value.encode(), signing_input, hashlib.sha256)

@@ -29,12 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    stack = LocalStack(Ports.free(), state_file=args.state_file, log_file=args.log_file)
-    # The local HTTP API resolves the route settings against the template's parameter defaults: deploying with
-    # other limits is these defaults changed.
-    parameters = stack.template.doc["Parameters"]
-    parameters["ThrottlingRateLimit"]["Default"] = args.rate_limit
-    parameters["ThrottlingBurstLimit"]["Default"] = args.burst_limit
+    limits = {"ThrottlingRateLimit": str(args.rate_limit), "ThrottlingBurstLimit": str(args.burst_limit)}
+    stack = LocalStack(Ports.free(), state_file=args.state_file, log_file=args.log_file, parameters=limits)
     try:
         stack.start()
         notify_ready(args.ready_fd)

@@ -104,8 +104,7 @@ class LocalHttpApi:
         self._clock = clock
         self.faults = faults  # local-only test control (route_faults.py); None: no /_local/faults endpoint
         props = template.properties(api_logical_id)
-        defaults = {k: v for k, v in template.parameter_defaults().items() if v is not None}
-        resolved = template.resolve(props, {**defaults, **refs})
+        resolved = template.resolve(props, {**template.parameter_values(), **refs})
         auth = resolved.get("Auth", {})
         authorizers: dict[str, JwtAuthorizer] = {}
         for name, spec in auth.get("Authorizers", {}).items():

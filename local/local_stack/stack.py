@@ -10,6 +10,7 @@ import os
 import secrets
 import select
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,13 +147,14 @@ class LocalStack:
         log_file: Path = REPO_ROOT / ".local" / "broker.log",
         extra_origins: tuple[str, ...] = (),
         issuer_type: str = "ORIGINAL",
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         self.ports = ports or Ports()
         self.issuer_type = issuer_type  # the pool's IssuerConfiguration: ORIGINAL or UPDATED
         self.state_file = state_file
         self.log_file = log_file
         self.extra_origins = extra_origins
-        self.template = Template()
+        self.template = Template(parameters=parameters)  # deploy parameters other than the template's defaults
         self._servers: list[Any] = []
         self._moto: Any = None
         self.info: StackInfo | None = None
@@ -246,7 +248,7 @@ class LocalStack:
 
     def _seed_tableau(self, secret: ConnectedAppSecret) -> str:
         """The site, its users and the broker's connected app; returns the rotation admin's PAT secret."""
-        tenant_attribute = self.template.parameter_defaults()["TenantAttributeName"]
+        tenant_attribute = self.template.parameter_values()["TenantAttributeName"]
         self.emulator_state.add_site(SITE, name="Analytics", tenant_attribute=tenant_attribute)
         for user in DEMO_USERS:
             if user.tableau_username:

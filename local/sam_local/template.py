@@ -55,7 +55,7 @@ class Template:
             self.doc: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
         self.path = path
         self.parameters: dict[str, Any] = {name: self._typed(name, value) for name, value in (parameters or {}).items()}
-        values = {**{k: v for k, v in self.parameter_defaults().items() if v is not None}, **self.parameters}
+        values = self.parameter_values()
         for section in ("Conditions", "Resources", "Outputs"):
             if section in self.doc:
                 self.doc[section] = expand_for_each(self.doc[section], values)
@@ -94,6 +94,10 @@ class Template:
     def parameter_defaults(self) -> dict[str, Any]:
         return {name: spec.get("Default") for name, spec in self.doc.get("Parameters", {}).items()}
 
+    def parameter_values(self) -> dict[str, Any]:
+        """What a deploy with this template's ``parameters`` would use: those, then the defaults."""
+        return {**{k: v for k, v in self.parameter_defaults().items() if v is not None}, **self.parameters}
+
     def dynamodb_create_table_args(self, logical_id: str, table_name: str) -> dict[str, Any]:
         """Arguments for DynamoDB ``CreateTable`` equal to the template's table definition."""
         props = self.properties(logical_id)
@@ -127,8 +131,7 @@ class Template:
         ``refs`` maps parameter names and logical IDs to their values (the parameters given to the template, then
         the defaults, fill the rest).
         """
-        defaults = {k: v for k, v in self.parameter_defaults().items() if v is not None}
-        values = {**defaults, **self.parameters, **refs}
+        values = {**self.parameter_values(), **refs}
         own_env = self.properties(logical_id).get("Environment", {}).get("Variables", {})
         merged = {**self.global_environment(), **own_env}
         return {name: _as_env_string(self.resolve(value, values)) for name, value in merged.items()}

@@ -138,3 +138,21 @@ def test_original_replicas_are_accepted_by_the_broker_and_the_authorizer_keeps_t
         f"https://cognito-idp.eu-central-1.amazonaws.com/{POOL_ID}",
         f"https://cognito-idp.us-west-2.amazonaws.com/{POOL_ID}",
     }
+
+
+def test_given_parameters_override_the_defaults_wherever_the_local_tools_resolve_the_template() -> None:
+    from local_stack.api_gateway import LocalHttpApi
+
+    template = Template(parameters={"ThrottlingRateLimit": "7", "ThrottlingBurstLimit": "3"})
+    values = template.parameter_values()
+    assert (int(values["ThrottlingRateLimit"]), int(values["ThrottlingBurstLimit"])) == (7, 3)
+    assert values["TokenLifetimeSeconds"] == Template().parameter_defaults()["TokenLifetimeSeconds"]
+    refs = {
+        "AWS::Region": "us-east-1",
+        "UserPoolId": "us-east-1_Pool",
+        "UserPoolClientIds": ["client"],
+        "AllowedOrigins": ["http://127.0.0.1"],
+        "ApiAccessLogGroup.Arn": "arn:aws:logs:us-east-1:1:log-group:x",
+    }
+    bucket = LocalHttpApi(template, refs, jwks_url="http://127.0.0.1:9/jwks.json").routes["POST /token"].bucket
+    assert bucket is not None and (bucket.rate, bucket.burst) == (7.0, 3)
